@@ -1,0 +1,210 @@
+"""Plan-standard profiles: the packaged ones load, and every kind of mistake is named."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import pytest
+import yaml
+
+from coverage import CATEGORIES
+from coverage.errors import InputError
+from coverage.standards import (KIND_SPECS, PROFILE_DIR, load_profile, list_profiles,
+                                required_thresholds_m, validate_profile)
+from coverage import indicators
+
+PACKAGED = ["diqing_14th", "guangdong_13th", "leshan_13th", "national_14th", "yunnan_13th"]
+SEEDS = {"national_14th": "003_", "diqing_14th": "002_", "yunnan_13th": "000_",
+         "leshan_13th": "001_", "guangdong_13th": "004_"}
+
+
+def test_list_profiles_has_the_five_plans():
+    assert list_profiles() == PACKAGED
+
+
+@pytest.mark.parametrize("pid", PACKAGED)
+def test_every_packaged_profile_loads_and_cites_its_seed(pid):
+    prof = load_profile(pid)
+    assert prof.id == pid
+    assert prof.source["seed_file"].startswith(SEEDS[pid])
+    assert prof.source["title"] and prof.period
+    for ind in prof.indicators:
+        assert set(ind.categories) <= set(CATEGORIES)
+        # every clause is quoted from the profile's own seed file, in Chinese
+        assert ind.source.startswith(prof.source["seed_file"]), ind.id
+        assert re.search(r"[\u4e00-\u9fff]", ind.source), ind.id
+        # the figure is in the quoted clause, or the profile explains its reading in a note
+        fig = f"{ind.target:g}"
+        assert fig in ind.source or "全覆盖" in ind.source or ind.note, ind.id
+
+
+def test_default_is_national_and_path_loading_works(tmp_path):
+    assert load_profile().id == "national_14th"
+    prof = load_profile(PROFILE_DIR / "yunnan_13th.yaml")
+    assert prof.indicator("rural_comprehensive_coverage").target == 50
+
+
+def test_national_profile_encodes_the_plan_figures():
+    prof = load_profile("national_14th")
+    assert prof.indicator("rural_comprehensive_coverage").target == 80
+    assert prof.indicator("rural_comprehensive_coverage").applies_to == "rural"
+    assert prof.indicator("urban_comprehensive_coverage").target == 100
+    a = prof.indicator("comprehensive_area_per_100hh")
+    assert (a.target, a.comparison, a.unit, a.kind) == (30, ">=", "m2/100hh",
+                                                        "area_per_100_households_inside")
+    f = prof.indicator("fitness_circle_15min")
+    assert f.threshold_metres(80) == 1200
+
+
+def test_leshan_and_guangdong_specific_rules():
+    le = load_profile("leshan_13th")
+    assert le.indicator("station_area_compliance").min_area_m2 == 300
+    assert le.indicator("station_area_compliance").target == 90
+    assert le.indicator("township_centre_area").min_area_m2 == 800
+    assert le.indicator("township_centre_area").facility_level == "township"
+    gd = load_profile("guangdong_13th")
+    assert gd.indicator("culture_circle_rural_10li").threshold_metres(80) == 5000  # 十里 = 5 km
+    assert gd.indicator("culture_circle_urban_10min").threshold_metres(80) == 800
+    assert gd.indicator("street_comprehensive_coverage").target == 80
+    assert gd.indicator("township_comprehensive_coverage").target == 30
+
+
+def test_required_thresholds_are_the_largest_per_category():
+    gd = load_profile("guangdong_13th")
+    t = required_thresholds_m(gd, 80)
+    assert t["culture"] == 5000          # 十里 beats the 10-minute urban circle (800 m)
+    assert t["commerce"] == 30 * 80      # half-hour rural circle beats 15 minutes
+    assert t["fitness"] == 15 * 80
+
+
+def test_every_kind_has_an_evaluator():
+    assert set(indicators.EVALUATORS) == set(KIND_SPECS)
+
+
+def test_a_planner_copy_with_edited_numbers_loads(tmp_path):
+    raw = yaml.safe_load((PROFILE_DIR / "national_14th.yaml").read_text(encoding="utf-8"))
+    raw["id"] = "my_county"
+    raw["indicators"][0]["target"] = 90
+    p = tmp_path / "my_county.yaml"
+    p.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    prof = load_profile(str(p))
+    assert prof.id == "my_county" and prof.indicators[0].target == 90
+
+
+# ----------------------------------------------------------------------------- malformed
+
+def _base():
+    return yaml.safe_load((PROFILE_DIR / "national_14th.yaml").read_text(encoding="utf-8"))
+
+
+def _write(tmp_path, raw, name="bad.yaml"):
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return p
+
+
+def _edit(raw, idx, **changes):
+    raw = copy.deepcopy(raw)
+    for k, v in changes.items():
+        if v is _DELETE:
+            del raw["indicators"][idx][k]
+        else:
+            raw["indicators"][idx][k] = v
+    return raw
+
+
+_DELETE = object()
+
+MALFORMED = [
+    # (changes to indicator 0 = rural_comprehensive_coverage, key named, words in the message)
+    (dict(colour="red"), "colour", "unknown key"),
+    (dict(target=_DELETE), "target", "missing key"),
+    (dict(kind="walkability_score"), "kind", "unknown kind"),
+    (dict(comparison="=>"), "comparison", "bad comparison"),
+    (dict(comparison=">"), "comparison", "bad comparison"),
+    (dict(categories=["comprehensive", "parking"]), "categories", "unknown category"),
+    (dict(target="80%"), "target", "must be a number"),
+    (dict(target=True), "target", "must be a number"),
+    (dict(unit="m2/100hh"), "unit", "reports in"),
+    (dict(unit="percent"), "unit", "unknown unit"),
+    (dict(applies_to="suburban"), "applies_to", "unknown applies_to"),
+    (dict(applies_to="township"), "applies_to", "cannot apply"),
+    (dict(threshold_min=15), "threshold_min", "not used by kind"),
+    (dict(id="Rural Coverage"), "id", "snake_case"),
+]
+
+
+@pytest.mark.parametrize("changes,key,words", MALFORMED)
+def test_malformed_indicator_names_file_indicator_and_key(tmp_path, changes, key, words):
+    raw = _edit(_base(), 0, **changes)
+    p = _write(tmp_path, raw)
+    with pytest.raises(InputError) as ei:
+        load_profile(str(p))
+    msg = str(ei.value)
+    assert str(p) in msg
+    assert key in ei.value.field
+    assert "indicators[0]" in ei.value.field
+    if changes.get("id") is None:
+        assert "rural_comprehensive_coverage" in msg
+    assert words in msg
+    assert ei.value.fix
+
+
+def test_circle_without_threshold_and_min_area_without_figure(tmp_path):
+    raw = _base()
+    i = [x["id"] for x in raw["indicators"]].index("fitness_circle_15min")
+    p = _write(tmp_path, _edit(raw, i, threshold_min=_DELETE))
+    with pytest.raises(InputError, match="threshold_min") as ei:
+        load_profile(str(p))
+    assert "fitness_circle_15min" in str(ei.value)
+    p = _write(tmp_path, _edit(raw, i, threshold_m=1000), "both.yaml")
+    with pytest.raises(InputError, match="exactly one"):
+        load_profile(str(p))
+    le = yaml.safe_load((PROFILE_DIR / "leshan_13th.yaml").read_text(encoding="utf-8"))
+    j = [x["id"] for x in le["indicators"]].index("station_area_compliance")
+    p = _write(tmp_path, _edit(le, j, min_area_m2=_DELETE), "le.yaml")
+    with pytest.raises(InputError, match="min_area_m2") as ei:
+        load_profile(str(p))
+    assert "station_area_compliance" in str(ei.value)
+    p = _write(tmp_path, _edit(le, j, min_area_m2=-5), "le2.yaml")
+    with pytest.raises(InputError, match="positive"):
+        load_profile(str(p))
+
+
+def test_duplicate_id_and_top_level_mistakes(tmp_path):
+    raw = _base()
+    raw["indicators"].append(copy.deepcopy(raw["indicators"][0]))
+    with pytest.raises(InputError, match="appears twice"):
+        load_profile(str(_write(tmp_path, raw)))
+    raw = _base()
+    del raw["period"]
+    with pytest.raises(InputError, match="missing key 'period'") as ei:
+        load_profile(str(_write(tmp_path, raw, "np.yaml")))
+    assert ei.value.field == "period"
+    raw = _base()
+    raw["indicator"] = raw.pop("indicators")
+    with pytest.raises(InputError, match="unknown key 'indicator'"):
+        load_profile(str(_write(tmp_path, raw, "typo.yaml")))
+    raw = _base()
+    raw["indicators"] = []
+    with pytest.raises(InputError, match="non-empty list"):
+        load_profile(str(_write(tmp_path, raw, "empty.yaml")))
+
+
+def test_bad_yaml_unknown_id_and_missing_file(tmp_path):
+    p = tmp_path / "broken.yaml"
+    p.write_text("id: x\nindicators: [\n  - id: a\n", encoding="utf-8")
+    with pytest.raises(InputError, match="not valid YAML") as ei:
+        load_profile(str(p))
+    assert str(p) in str(ei.value)
+    with pytest.raises(InputError, match="unknown profile 'natonal_14th'") as ei:
+        load_profile("natonal_14th")
+    assert "national_14th" in ei.value.fix
+    with pytest.raises(InputError, match="not found"):
+        load_profile(str(tmp_path / "nope.yaml"))
+
+
+def test_validate_profile_rejects_non_mapping():
+    with pytest.raises(InputError, match="mapping"):
+        validate_profile(["a", "b"], "x.yaml")
