@@ -58,7 +58,7 @@ class _Progress:
         if self.last:
             self.timings[self.last] = round(now - self.t_step, 3)
         self.last, self.t_step = name, now
-        if self.echo:
+        if self.echo and name:
             self.echo(f"[{now - self.t0:6.1f}s] {name} ...")
 
     def done(self):
@@ -85,8 +85,9 @@ def run(cfg, echo=print) -> Results:
 
     prog.step("reading facilities")
     facilities, excluded_fac, fac_report = load_facilities(cfg, crs, area_buf, area)
-    categories = list(cats_cfg) if cats_cfg else [c for c in CATEGORIES if (facilities.category == c).any()]
-    if not categories:
+    # every plan category is analysed by default: a category with no facility is a 0% gap, not absent
+    categories = list(cats_cfg) if cats_cfg else list(CATEGORIES)
+    if len(facilities) == 0:
         raise InputError("no facility of any plan category was found", file=cfg["facilities"]["path"],
                          field="facilities.fields.category", fix="check the category column or names")
     tw = gpd.sjoin(facilities[["geometry"]], communities[["community_id", "township", "geometry"]],
@@ -130,6 +131,15 @@ def run(cfg, echo=print) -> Results:
                                f"demand point farther than network.max_snap_m = {ncfg['max_snap_m']} m from any road",
                                [f"population {p:.1f} in {c}: counted as not covered"
                                 for p, c in zip(demand.population[far_d], demand.community_id[far_d])])]
+    lost = dem_report["population_of_touching_cells_outside_area"]
+    if lost > 0.5:
+        excluded.append(excluded_frame("population", cfg["population"]["path"], ["cells cut by the study-area edge"],
+                                       "population of raster cells lying outside every community",
+                                       f"{lost:.1f} people (area-weighted share of edge cells outside the communities)"))
+    far = dem_report["population_outside_area_cells"]
+    if far > 0.5:
+        excluded.append(excluded_frame("population", cfg["population"]["path"], ["cells outside the study area"],
+                                       "raster population outside the study area", f"{far:.1f} people"))
 
     prog.step("bounded multi-source shortest paths per category")
     pop_col_for = {}

@@ -172,12 +172,15 @@ def _need_cols(df, cols, what: str):
                          fix="build the results with the pipeline that writes these columns")
 
 
-def resolve_basemap(basemap):
-    """Return ``None`` (no tiles), an xyzservices ``TileProvider``, or raise InputError.
+def resolve_basemap(basemap) -> dict | None:
+    """Return ``None`` (no tiles) or the tile layer spec, or raise InputError naming output.basemap.
 
     Accepts "none", a folium tiles name ("OpenStreetMap", "CartoDB positron"), or any
     xyzservices provider name ("CartoDB.Positron", "Esri.WorldImagery"), written with any
-    case, spaces or dots.
+    case, spaces or dots. The spec is a dict: ``name`` (provider name), ``tiles`` (URL
+    template), ``attr`` (HTML attribution), ``max_zoom``, ``subdomains``. Providers that need
+    an API key are refused; CartoDB, which xyzservices now marks as keyed but still builds
+    without a key, is accepted with xyzservices' own warning.
     """
     import xyzservices
 
@@ -197,12 +200,18 @@ def resolve_basemap(basemap):
         raise InputError(f"unknown basemap {basemap!r}", field="output.basemap",
                          fix="use OpenStreetMap, CartoDB.Positron, Esri.WorldImagery, another "
                              "xyzservices provider name, or none (no tiles)") from None
-    if provider.requires_token():
+    try:
+        url = provider.build_url(fill_subdomain=False, scale_factor="{r}")
+    except ValueError:
         raise InputError(f"basemap {basemap!r} needs an API key, which this toolkit does not "
                          "handle", field="output.basemap",
                          fix="choose a provider without a key, e.g. OpenStreetMap or "
-                             "CartoDB.Positron, or none")
-    return provider
+                             "CartoDB.Positron, or none") from None
+    return {"name": provider.name, "tiles": url,
+            "attr": provider.get("html_attribution") or provider.get("attribution") or
+            provider.name,
+            "max_zoom": int(provider.get("max_zoom", 19)),
+            "subdomains": provider.get("subdomains", "abc")}
 
 
 _ID_LOCK = threading.Lock()
@@ -545,7 +554,10 @@ def make_map(results, out_html, *, lang: str = "zh", basemap: str = "OpenStreetM
         m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=13,
                        tiles=None, control_scale=True, prefer_canvas=True)
         if provider is not None:
-            folium.TileLayer(provider, name=f"{t['basemap']}: {provider.name}").add_to(m)
+            folium.TileLayer(provider["tiles"], attr=provider["attr"],
+                             name=f"{t['basemap']}: {provider['name']}",
+                             max_zoom=provider["max_zoom"], max_native_zoom=provider["max_zoom"],
+                             subdomains=provider["subdomains"]).add_to(m)
         _add_communities(m, folium, results, com, cats, t, lang)
         _add_circles(m, folium, results, cats, t, lang, order)
         _add_gaps(m, folium, results, cats, t, lang, order)

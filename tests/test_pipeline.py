@@ -1,0 +1,84 @@
+"""End to end on the shipped sample: files, encodings, consistency, determinism, the CLI."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from coverage.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample" / "study.yaml"
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    outs = []
+    for i in range(2):
+        out = tmp_path_factory.mktemp(f"run{i}")
+        assert main(["run", "--config", str(SAMPLE), "--out", str(out), "--quiet"]) == 0
+        outs.append(out)
+    return outs
+
+
+TABLES = ["coverage_by_community.csv", "coverage_summary.csv", "excluded.csv", "indicators.csv",
+          "gaps.csv", "suggested_sites.csv", "siting_summary.csv"]
+
+
+def test_outputs_exist_and_csv_has_bom(two_runs):
+    out = two_runs[0]
+    for f in TABLES + ["layers.gpkg", "map.html", "indicators.md"]:
+        assert (out / f).exists(), f
+    for f in TABLES:
+        assert (out / f).read_bytes()[:3] == b"\xef\xbb\xbf", f
+
+
+def test_same_inputs_give_byte_identical_tables(two_runs):
+    a, b = two_runs
+    for f in TABLES + ["indicators.md"]:
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+
+
+def test_tables_are_consistent(two_runs):
+    out = two_runs[0]
+    bc = pd.read_csv(out / "coverage_by_community.csv", encoding="utf-8-sig")
+    sm = pd.read_csv(out / "coverage_summary.csv", encoding="utf-8-sig")
+    assert bc.coverage_rate.dropna().between(0, 1).all()
+    area = sm[sm.level == "area"]
+    for (cat, t), g in bc.groupby(["category", "threshold_min"]):
+        row = area[(area.category == cat) & (area.threshold_min == t)].iloc[0]
+        assert row.covered_pop == pytest.approx(g.covered_pop.sum(), rel=1e-6)
+        assert row.population == pytest.approx(g.population.sum(), rel=1e-6)
+    # a larger threshold never lowers coverage, in any unit
+    for (lvl, unit, cat), g in sm.groupby(["level", "unit", "category"]):
+        r = g.sort_values("threshold_min").covered_pop.to_numpy()
+        assert np.all(np.diff(r) >= -1e-6), (lvl, unit, cat)
+    # the sample has real gaps: elderly care has no facility at all, and 5 minutes is not full
+    eld = area[(area.category == "elderly_care")]
+    assert (eld.coverage_rate == 0).all()
+    assert (area[area.threshold_min == 5].coverage_rate < 1).all()
+    # the total population counted equals the raster population inside the communities
+    ex = pd.read_csv(out / "excluded.csv", encoding="utf-8-sig")
+    lost = ex[ex.layer == "population"]
+    assert len(lost) >= 1  # edge cells outside the communities are listed, not silently dropped
+
+
+def test_layers_and_map(two_runs):
+    import pyogrio
+    out = two_runs[0]
+    names = {n for n, _ in pyogrio.list_layers(out / "layers.gpkg")}
+    assert {"communities", "facilities", "demand_points", "life_circles", "gaps", "suggested_sites"} <= names
+    html = (out / "map.html").read_text(encoding="utf-8")
+    assert "leaflet" in html.lower()
+
+
+def test_module_entry_point_and_bad_config_message(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SAMPLE.read_text(encoding="utf-8").replace("network:", "netwrok:"), encoding="utf-8")
+    p = subprocess.run([sys.executable, "-m", "coverage", "run", "--config", str(bad), "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 2
+    assert "netwrok" in p.stderr and "Traceback" not in p.stderr and str(bad) in p.stderr
