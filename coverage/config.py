@@ -6,6 +6,7 @@ message naming the YAML file, the key and the fix. Paths are relative to the YAM
 from __future__ import annotations
 
 import copy
+import difflib
 from pathlib import Path
 
 import yaml
@@ -46,6 +47,8 @@ SCHEMA = {
 }
 
 NETWORK_SOURCES = ("pbf", "osm", "graphml", "roads", "download")
+#: plausible walking speeds (km/h); outside this a value is a typo (e.g. 40 for 4.0, or m/s)
+WALK_SPEED_RANGE = (0.5, 10.0)
 
 
 def _merge(schema, given, where, file):
@@ -54,11 +57,14 @@ def _merge(schema, given, where, file):
     if not isinstance(given, dict):
         raise InputError(f"'{where}' must be a mapping of keys", file=file, field=where,
                          fix=f"allowed keys: {', '.join(schema)}")
-    unknown = sorted(set(given) - set(schema))
+    unknown = sorted(set(given) - set(schema), key=str)
     if unknown:
-        raise InputError(f"unknown key '{where + '.' if where else ''}{unknown[0]}'", file=file,
-                         field=f"{where + '.' if where else ''}{unknown[0]}",
-                         fix=f"allowed keys here: {', '.join(schema)} (check the spelling)")
+        bad = unknown[0]
+        close = difflib.get_close_matches(str(bad), list(schema), n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise InputError(f"unknown key '{where + '.' if where else ''}{bad}'", file=file,
+                         field=f"{where + '.' if where else ''}{bad}",
+                         fix=f"{hint}allowed keys here: {', '.join(schema)} (check the spelling)")
     out = {}
     for key, default in schema.items():
         path = f"{where}.{key}" if where else key
@@ -137,6 +143,16 @@ def load_config(path) -> dict:
 
     a = cfg["analysis"]
     _positive(a["walk_speed_kmh"], "analysis.walk_speed_kmh", file)
+    if not WALK_SPEED_RANGE[0] <= a["walk_speed_kmh"] <= WALK_SPEED_RANGE[1]:
+        raise InputError(f"'analysis.walk_speed_kmh' = {a['walk_speed_kmh']} km/h is not a walking speed",
+                         file=file, field="analysis.walk_speed_kmh",
+                         fix=f"give a speed between {WALK_SPEED_RANGE[0]} and {WALK_SPEED_RANGE[1]} km/h: "
+                             "4.0 is usual (15 min = 1000 m), about 3.0 for the elderly")
+    from .coords import SYSTEM_ALIASES
+    cs = cfg["facilities"]["coord_system"]
+    if str(cs).strip().lower() not in SYSTEM_ALIASES:
+        raise InputError(f"unknown coordinate system {cs!r}", file=file, field="facilities.coord_system",
+                         fix="use wgs84 (GPS, OSM, CGCS2000), gcj02 (Amap/Gaode, Tencent) or bd09 (Baidu)")
     _positive(net["max_snap_m"], "network.max_snap_m", file)
     if not isinstance(a["breaks_min"], list) or not a["breaks_min"]:
         raise InputError("analysis.breaks_min must be a list of minutes", file=file, field="analysis.breaks_min",
@@ -173,8 +189,10 @@ def _positive(v, key, file):
 
 def _check_category(c, key, file):
     if c not in CATEGORIES:
+        close = difflib.get_close_matches(str(c), list(CATEGORIES), n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
         raise InputError(f"unknown facility category {c!r}", file=file, field=key,
-                         fix=f"use one of: {', '.join(CATEGORIES)}")
+                         fix=f"{hint}use one of: {', '.join(CATEGORIES)}")
 
 
 def speed_m_per_min(cfg) -> float:

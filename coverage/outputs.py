@@ -17,7 +17,7 @@ def _csv(df: pd.DataFrame, path: Path):
     for c in df.columns:
         if pd.api.types.is_float_dtype(df[c]):
             df[c] = df[c].round(6)
-    df.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n", float_format="%.6g")
+    df.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n", float_format="%.10g")
 
 
 def write_outputs(res, out_dir, map_path=None) -> dict:

@@ -275,8 +275,9 @@ def _add_communities(m, folium, results, com, cats, t, lang):
 
     gj = gpd.GeoDataFrame(props.reset_index(drop=True),
                           geometry=gpd.GeoSeries(com.geometry.values, crs=4326))
-    data = gj.to_json(drop_id=False)
     for i, c in enumerate(cats):
+        # each layer carries the tooltip fields and only its own fill colour
+        data = gj[fields + [f"fill_{c}", "geometry"]].to_json(drop_id=False)
         fg = folium.FeatureGroup(
             name=f"{t['coverage']}: {_label(c, lang)} "
                  f"({_fmt_num(results.main_threshold_min[c])} {t['min']})",
