@@ -36,20 +36,79 @@ def _read_vector(path, layer=None, encoding=None, crs=None, key="communities"):
         raise InputError(f"cannot read the layer ({exc})", file=str(path), field=f"{key}.path",
                          fix="give a shapefile, GeoPackage or GeoJSON (and the layer name if there are several)")
     if len(gdf) == 0:
-        raise InputError("the layer is empty", file=str(path), field=f"{key}.path",
-                         fix="check that you exported the features")
+        raise InputError(f"the layer is empty (0 features{', layer ' + repr(layer) if layer else ''})",
+                         file=str(path), field=f"{key}.path" + (f" / {key}.layer" if layer else ""),
+                         fix="check that you exported the features (and, for a GeoPackage with several "
+                             f"layers, that '{key}.layer' names the right one)")
+    if not encoding:
+        _check_text_encoding(gdf, path, key)
+    note = None
     if gdf.crs is None:
         if crs:
             gdf = gdf.set_crs(crs)
         else:
             b = gdf.total_bounds
-            if -180 <= b[0] <= b[2] <= 180 and -90 <= b[1] <= b[3] <= 90:
+            if np.all(np.isfinite(b)) and -180 <= b[0] <= b[2] <= 180 and -90 <= b[1] <= b[3] <= 90:
                 gdf = gdf.set_crs("EPSG:4326")
+                note = (f"{path.name} has no CRS (.prj missing); its coordinates look like lon/lat, so "
+                        f"EPSG:4326 (WGS84) is assumed: set '{key}.crs' if that is wrong")
             else:
-                raise InputError("the layer has no CRS (.prj missing) and its coordinates are not lon/lat",
+                raise InputError("the layer has no CRS (.prj missing) and its coordinates are not lon/lat "
+                                 f"(bounds {tuple(round(float(v), 1) for v in b)})",
                                  file=str(path), field=f"{key}.crs",
-                                 fix=f"set '{key}.crs' in the YAML, e.g. EPSG:4547 for CGCS2000 / 3-degree GK zone 38")
+                                 fix=f"set '{key}.crs' in the YAML to the projection the file was drawn in, "
+                                     "e.g. EPSG:4547 (CGCS2000 / 3-degree Gauss-Kruger CM 114E), or copy the "
+                                     ".prj that came with the data next to the .shp")
+    gdf.attrs["crs_note"] = note
     return gdf
+
+
+_CJK = ("\u3000", "\u9fff")
+
+
+def _looks_cjk(text):
+    return sum(_CJK[0] <= ch <= _CJK[1] or "\uff00" <= ch <= "\uffef" for ch in text)
+
+
+def _check_text_encoding(gdf, path, key):
+    """Stop on text read with the wrong encoding: a shapefile without .cpg written in GBK (or UTF-8)
+    is read as Latin-1 and its Chinese names come out as mojibake ("µÚ1ÉçÇø" for "第1社区")."""
+    cols = [c for c in gdf.columns if c != "geometry" and gdf[c].dtype == object]
+    if not cols:
+        return
+    vals = pd.unique(pd.concat([gdf[c] for c in cols], ignore_index=True).dropna().astype(str))
+    high = [v for v in vals if any(ord(ch) > 127 for ch in v)]
+    if not high:
+        return
+    bad = [v for v in high if "\ufffd" in v]
+    if bad:
+        raise InputError(f"text cannot be decoded (replacement characters in e.g. {bad[0]!r})", file=str(path),
+                         field=f"{key}.encoding",
+                         fix=f"set '{key}.encoding' to the encoding of the attribute table, e.g. GBK "
+                             "(or add a .cpg file containing GBK next to the .shp)")
+    # text that is pure Latin-1 but becomes Chinese when its bytes are decoded as UTF-8 or GB18030
+    suggestion = None
+    for enc, label in (("utf-8", "UTF-8"), ("gb18030", "GBK")):
+        ok = 0
+        for v in high:
+            try:
+                fixed = v.encode("latin-1").decode(enc)
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                continue
+            n_hi = sum(ord(ch) > 127 for ch in fixed)
+            if n_hi and _looks_cjk(fixed) >= 0.8 * n_hi:
+                ok += 1
+        if ok >= max(1, 0.8 * len(high)):
+            suggestion = label
+            break
+    if suggestion:
+        example = high[0]
+        raise InputError(f"the text looks garbled (mojibake): {example!r} reads as "
+                         f"{example.encode('latin-1').decode('gb18030' if suggestion == 'GBK' else 'utf-8')!r} "
+                         f"in {suggestion}; the shapefile has no .cpg file saying its encoding",
+                         file=str(path), field=f"{key}.encoding",
+                         fix=f"add '{key}.encoding: {suggestion}' to the YAML (or put a .cpg file containing "
+                             f"{suggestion} next to the .shp)")
 
 
 def _field(df, fields, key, path, section, required=False):
@@ -100,7 +159,10 @@ def load_communities(cfg, crs):
     out["population_attr"] = pd.to_numeric(pop, errors="coerce").to_numpy() if pop is not None else np.nan
     out = out.to_crs(crs)
     invalid = ~shapely.is_valid(out.geometry.values)
-    report = {"communities": len(out), "invalid_repaired": int(invalid.sum())}
+    report = {"communities": len(out), "invalid_repaired": int(invalid.sum()),
+              "invalid_ids": sorted(out.community_id.values[invalid].tolist())}
+    if gdf.attrs.get("crs_note"):
+        report["crs_note"] = gdf.attrs["crs_note"]
     if invalid.any():
         out.loc[invalid, "geometry"] = shapely.make_valid(out.geometry.values[invalid])
         out["geometry"] = shapely.collection_extract(out.geometry.values, 3)
@@ -132,6 +194,7 @@ def load_facilities(cfg, crs, area_with_buffer, area):
     c = cfg["facilities"]
     path = Path(c["path"])
     suffix = path.suffix.lower()
+    crs_note = None
     if suffix in (".csv", ".txt", ".xlsx", ".xls"):
         try:
             if suffix in (".xlsx", ".xls"):
@@ -153,11 +216,14 @@ def load_facilities(cfg, crs, area_with_buffer, area):
                                  fix=f"set facilities.{key} to the {'longitude' if key == 'x' else 'latitude'} column")
         lon = pd.to_numeric(df[c["x"]], errors="coerce").to_numpy()
         lat = pd.to_numeric(df[c["y"]], errors="coerce").to_numpy()
+        raw_xy = (lon, lat)
         lon, lat = to_wgs84(lon, lat, c["coord_system"])
         geom = gpd.GeoSeries(shapely.points(lon, lat), crs="EPSG:4326")
         gdf = gpd.GeoDataFrame(df, geometry=geom.values, crs="EPSG:4326")
+        gdf["_raw_x"], gdf["_raw_y"] = raw_xy
     else:
         gdf = _read_vector(path, c["layer"], c["encoding"], c["crs"], "facilities")
+        crs_note = gdf.attrs.get("crs_note")
         if not (gdf.geom_type == "Point").all():
             gdf["geometry"] = gdf.geometry.representative_point()
         if c["coord_system"] not in (None, "wgs84") and gdf.crs.is_geographic:
@@ -204,11 +270,28 @@ def load_facilities(cfg, crs, area_with_buffer, area):
     inside_buf = shapely.contains_xy(area_with_buffer, shapely.get_x(gdf.geometry.values), shapely.get_y(gdf.geometry.values))
     report = {"facilities_read": int(len(gdf) + bad_xy.sum() + len(unmatched)),
               "outside_area": int((~inside_buf).sum())}
+    if crs_note:
+        report["crs_note"] = crs_note
     hint = ""
     if len(gdf) and (~inside_buf).mean() > 0.5:
-        hint = ("most facilities fall outside the study area: check for swapped lon/lat columns, "
-                "GCJ-02/BD-09 coordinates not declared in facilities.coord_system, or a wrong CRS/zone")
+        n_out = int((~inside_buf).sum())
+        swapped = _swapped_inside(gdf, c, crs, area_with_buffer) if "_raw_x" in gdf else 0.0
+        if swapped > 0.5:
+            hint = (f"{n_out} of {len(gdf)} facilities fall outside the study area, but "
+                    f"{swapped:.0%} would fall inside with longitude and latitude exchanged: the columns "
+                    f"facilities.x = {c['x']!r} and facilities.y = {c['y']!r} look swapped "
+                    f"(set x: {c['y']} and y: {c['x']} in the YAML, or fix the columns)")
+        else:
+            hint = (f"{n_out} of {len(gdf)} facilities fall outside the study area: check for swapped lon/lat "
+                    "columns (facilities.x / facilities.y), GCJ-02 (Amap) or BD-09 (Baidu) coordinates not "
+                    f"declared in facilities.coord_system (now {c['coord_system']!r}), or a wrong CRS/zone")
         report["hint"] = hint
+        if not inside_buf.any():
+            raise InputError(f"no facility lies in or near the study area ({hint})", file=str(path),
+                             field="facilities.x / facilities.y / facilities.coord_system",
+                             fix="correct the coordinate settings named above; facility ids outside: "
+                                 + ", ".join(map(str, gdf.facility_id.values[:10]))
+                                 + (" ..." if len(gdf) > 10 else ""))
     excluded.append(excluded_frame("facilities", path, gdf.facility_id[~inside_buf],
                                    "outside the study area and its buffer", hint))
     gdf = gdf[inside_buf]
@@ -216,6 +299,17 @@ def load_facilities(cfg, crs, area_with_buffer, area):
     keep = ["facility_id", "name", "category", "area_m2"] + (["level"] if "level" in gdf else []) + ["inside_area", "geometry"]
     gdf = gdf[keep].sort_values(["category", "facility_id"], kind="stable").reset_index(drop=True)
     return gdf, pd.concat(excluded, ignore_index=True), report
+
+
+def _swapped_inside(gdf, c, crs, area_with_buffer):
+    """Share of facilities that would lie inside the buffered area with x and y exchanged."""
+    x, y = gdf["_raw_y"].to_numpy(dtype=float), gdf["_raw_x"].to_numpy(dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90)
+    if not ok.any():
+        return 0.0
+    lon, lat = to_wgs84(x[ok], y[ok], c["coord_system"])
+    pts = gpd.GeoSeries(shapely.points(lon, lat), crs="EPSG:4326").to_crs(crs).values
+    return float(shapely.contains_xy(area_with_buffer, shapely.get_x(pts), shapely.get_y(pts)).sum()) / len(gdf)
 
 
 def _read_csv(path, encoding=None):

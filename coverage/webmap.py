@@ -9,7 +9,10 @@ draws what the analysis already computed (it never recomputes coverage):
   the tooltip gives name, township, type, population and the rate of every category;
 - facilities, one layer per category, with a popup of name, category and floor area;
 - uncovered population: the demand points of each category farther than its main threshold,
-  sized by population (only the first category shown);
+  sized by population (only the first category shown); at most ``max_demand_points`` points
+  in all (categories with few share none of theirs; the rest split the remainder equally,
+  most populous points first), and a capped layer says "showing N of M" in its name and
+  the legend;
 - service circles, gaps and proposed sites when given (hidden, except the main-threshold
   circle of the first category);
 - layer control, legend (Chinese, or English with ``lang="en"``), scale bar, title.
@@ -347,22 +350,36 @@ def _add_facilities(m, folium, fac, cats, t, lang, order):
     return present
 
 
+def _share_budget(counts: dict, budget: int) -> dict:
+    """Split ``budget`` points over categories: small ones get all theirs, the rest share equally."""
+    quota, left = {}, int(budget)
+    items = sorted(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    for k, (c, n) in enumerate(items):
+        quota[c] = min(n, left // (len(items) - k))
+        left -= quota[c]
+    return quota
+
+
 def _add_uncovered(m, folium, results, cats, t, lang, max_points, speed, notes):
     dem = results.demand
     _need_cols(dem, ["population", "community_id"] + [f"dist_{c}" for c in cats], "demand")
     d = _to_display(dem, "demand", simplify=False)
     popn = pd.to_numeric(d["population"], errors="coerce").fillna(0.0).to_numpy()
-    for i, c in enumerate(cats):
-        thr_min = float(results.main_threshold_min[c])
-        thr_m = thr_min * speed
+    dists, uncs = {}, {}
+    for c in cats:
         dist = pd.to_numeric(d[f"dist_{c}"], errors="coerce").to_numpy(dtype=float)
         # NaN distance counts as not covered (no route known); inf is unreachable.
-        unc = ~(dist <= thr_m) & (popn > 0)
+        dists[c] = dist
+        uncs[c] = ~(dist <= float(results.main_threshold_min[c]) * speed) & (popn > 0)
+    quota = _share_budget({c: int(uncs[c].sum()) for c in cats}, max_points)
+    for i, c in enumerate(cats):
+        thr_min = float(results.main_threshold_min[c])
+        dist, unc = dists[c], uncs[c]
         idx = np.flatnonzero(unc)
         total = len(idx)
-        if total > max_points:
+        if total > quota[c]:
             order = np.lexsort((idx, -popn[idx]))  # most people first, ties by row order
-            idx = np.sort(idx[order[:max_points]])
+            idx = np.sort(idx[order[:quota[c]]])
         name = (f"{t['uncovered']}: {_label(c, lang)} (> {_fmt_num(thr_min)} {t['min']}, "
                 f"{_fmt_int(popn[unc].sum())})")
         if total > len(idx):

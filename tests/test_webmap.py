@@ -12,8 +12,8 @@ from shapely.geometry import Point, box
 
 from coverage import CATEGORY_LABELS_ZH
 from coverage.errors import InputError
-from coverage.webmap import (COVERAGE_CLASS_COLOURS, NO_DATA_COLOUR, classify_rate, make_map,
-                             resolve_basemap)
+from coverage.webmap import (COVERAGE_CLASS_COLOURS, NO_DATA_COLOUR, _share_budget,
+                             classify_rate, make_map, resolve_basemap)
 
 CRS = "EPSG:32635"
 X0, Y0 = 385_000.0, 6_672_000.0
@@ -131,7 +131,11 @@ def test_layer_content_and_visibility(zh_html):
     assert by_name["东城社区"]["fill_elderly_care"] == COVERAGE_CLASS_COLOURS[4]
     assert by_name["西城社区"]["fill_elderly_care"] == COVERAGE_CLASS_COLOURS[1]
     assert by_name["河口村"]["fill_elderly_care"] == NO_DATA_COLOUR
-    assert by_name["西城社区"]["fill_health"] == COVERAGE_CLASS_COLOURS[0]  # 0.1
+    assert "fill_health" not in by_name["西城社区"]  # each layer carries its own colour only
+    health = {f["properties"]["name"]: f["properties"]
+              for f in lay[f"覆盖率: {lab_h} (15 分钟)"][1]}
+    assert health["西城社区"]["fill_health"] == COVERAGE_CLASS_COLOURS[0]  # 0.1
+    assert health["东城社区"]["fill_health"] == COVERAGE_CLASS_COLOURS[2]  # 0.5
     # tooltip carries the rate of every category
     assert by_name["东城社区"]["rate_elderly_care"] == "90.0%"
     assert by_name["东城社区"]["rate_health"] == "50.0%"
@@ -168,7 +172,8 @@ def test_uncovered_points_match_threshold(zh_html):
 
 def test_max_demand_points_caps_and_says_so(tmp_path):
     res = _results()
-    text = make_map(res, tmp_path / "m.html", max_demand_points=3).read_text(encoding="utf-8")
+    # a budget of 6 points over two categories with 11 uncovered each: 3 each
+    text = make_map(res, tmp_path / "m.html", max_demand_points=6).read_text(encoding="utf-8")
     sel = res.demand[res.demand["dist_elderly_care"] > 1200]
     lay = _layers(text)
     name = next(n for n in lay if n.startswith(f"未覆盖人口: {CATEGORY_LABELS_ZH['elderly_care']}"))
@@ -176,6 +181,13 @@ def test_max_demand_points_caps_and_says_so(tmp_path):
     # the three most populous uncovered points are the ones kept
     got = sorted(float(f["properties"]["population"]) for f in lay[name][1])
     assert got == sorted(sel["population"].nlargest(3).tolist())
+
+
+def test_share_budget():
+    assert _share_budget({"a": 2, "b": 50, "c": 50}, 20) == {"a": 2, "b": 9, "c": 9}
+    assert _share_budget({"a": 2, "b": 5}, 100) == {"a": 2, "b": 5}
+    q = _share_budget({"a": 7, "b": 8, "c": 30}, 21)
+    assert q == {"a": 7, "b": 7, "c": 7} and sum(q.values()) == 21
 
 
 def test_english(tmp_path):
