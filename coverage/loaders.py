@@ -73,7 +73,8 @@ def _looks_cjk(text):
 def _check_text_encoding(gdf, path, key):
     """Stop on text read with the wrong encoding: a shapefile without .cpg written in GBK (or UTF-8)
     is read as Latin-1 and its Chinese names come out as mojibake ("µÚ1ÉçÇø" for "第1社区")."""
-    cols = [c for c in gdf.columns if c != "geometry" and gdf[c].dtype == object]
+    cols = [c for c in gdf.columns if c != gdf.geometry.name
+            and (pd.api.types.is_string_dtype(gdf[c]) or gdf[c].dtype == object)]
     if not cols:
         return
     vals = pd.unique(pd.concat([gdf[c] for c in cols], ignore_index=True).dropna().astype(str))

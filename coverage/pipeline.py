@@ -36,6 +36,7 @@ class Results:
     main_threshold_min: dict
     title: str
     network: object = None
+    speed_m_per_min: float = 66.667
     circles: gpd.GeoDataFrame | None = None
     gaps: gpd.GeoDataFrame | None = None
     sites: gpd.GeoDataFrame | None = None
@@ -162,7 +163,7 @@ def run(cfg, echo=print) -> Results:
     res = Results(cfg=cfg, crs=crs, communities=communities, facilities=facilities, demand=demand,
                   coverage_by_community=by_comm, coverage_summary=summary, excluded=None,
                   categories=categories, main_threshold_min={c: main_t[c] for c in categories},
-                  title=cfg["study_area"]["name"], network=net)
+                  title=cfg["study_area"]["name"], network=net, speed_m_per_min=speed)
 
     if cfg["analysis"]["circles"]:
         prog.step("life-circle polygons")
