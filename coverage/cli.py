@@ -37,6 +37,8 @@ def main(argv=None) -> int:
     except InputError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
+    for w in res.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     print(summary_text(res))
     if res.indicators_md:
         print("\nPlan indicators (area) / 规划指标（全域）:\n" + res.indicators_md)

@@ -49,8 +49,10 @@ def raster_cells(path, area_metric, crs, *, key="population.path"):
     rows, cols = rows.ravel(), cols.ravel()
     vals = data.filled(np.nan).ravel()
     nodata = np.ma.getmaskarray(data).ravel() | ~np.isfinite(vals)
-    x0, y0 = tr * (cols, rows)
-    x1, y1 = tr * (cols + 1, rows + 1)
+    x0 = tr.c + tr.a * cols + tr.b * rows
+    y0 = tr.f + tr.d * cols + tr.e * rows
+    x1 = tr.c + tr.a * (cols + 1) + tr.b * (rows + 1)
+    y1 = tr.f + tr.d * (cols + 1) + tr.e * (rows + 1)
     boxes = shapely.box(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1))
     if not (src_crs == crs):
         to_m = Transformer.from_crs(src_crs, crs, always_xy=True)

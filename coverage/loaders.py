@@ -165,8 +165,15 @@ def load_communities(cfg, crs):
     if gdf.attrs.get("crs_note"):
         report["crs_note"] = gdf.attrs["crs_note"]
     if invalid.any():
-        out.loc[invalid, "geometry"] = shapely.make_valid(out.geometry.values[invalid])
-        out["geometry"] = shapely.collection_extract(out.geometry.values, 3)
+        # "structure" repair keeps polygonal input polygonal (a bow-tie becomes its two triangles)
+        fixed = shapely.make_valid(out.geometry.values[invalid], method="structure", keep_collapsed=False)
+        out.loc[invalid, "geometry"] = fixed
+        empty = shapely.is_empty(out.geometry.values)
+        if empty.any():
+            raise InputError(f"community polygons with no area left after repair: "
+                             f"{', '.join(sorted(out.community_id[empty])[:20])}", file=str(path),
+                             field=f"communities.fields.id ({f['id']})",
+                             fix="redraw these polygons (they are lines or points, or self-intersect to nothing)")
     # overlaps: measured, then each overlap is given to the first community in code order so that
     # population in overlaps is never counted twice
     out = out.sort_values("community_id", kind="stable").reset_index(drop=True)
@@ -288,10 +295,11 @@ def load_facilities(cfg, crs, area_with_buffer, area):
                     f"declared in facilities.coord_system (now {c['coord_system']!r}), or a wrong CRS/zone")
         report["hint"] = hint
         if not inside_buf.any():
+            fix = (f"set facilities.x: {c['y']} and facilities.y: {c['x']}" if swapped > 0.5
+                   else "correct facilities.coord_system (gcj02 for Amap, bd09 for Baidu), the columns or the CRS")
             raise InputError(f"no facility lies in or near the study area ({hint})", file=str(path),
-                             field="facilities.x / facilities.y / facilities.coord_system",
-                             fix="correct the coordinate settings named above; facility ids outside: "
-                                 + ", ".join(map(str, gdf.facility_id.values[:10]))
+                             field="facilities.x / facilities.y" + ("" if swapped > 0.5 else " / facilities.coord_system"),
+                             fix=fix + "; facility ids outside: " + ", ".join(map(str, gdf.facility_id.values[:10]))
                                  + (" ..." if len(gdf) > 10 else ""))
     excluded.append(excluded_frame("facilities", path, gdf.facility_id[~inside_buf],
                                    "outside the study area and its buffer", hint))

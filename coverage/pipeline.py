@@ -44,6 +44,7 @@ class Results:
     indicators: pd.DataFrame | None = None
     indicators_md: str = ""
     report: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
     timings: dict = field(default_factory=dict)
 
 
@@ -182,6 +183,20 @@ def run(cfg, echo=print) -> Results:
         res.sites, res.siting_summary = suggest_sites(res, ag, net, nd, speed)
 
     res.excluded = pd.concat(excluded, ignore_index=True)
+    pop_all = float(demand.population.sum())
+    pop_far = float(demand.population[far_d].sum())
+    if pop_all > 0 and pop_far / pop_all > 0.10:
+        res.warnings.append(
+            f"{int(far_d.sum())} of {nd} demand points ({pop_far:.0f} of {pop_all:.0f} people, {pop_far / pop_all:.0%}) "
+            f"are farther than network.max_snap_m = {ncfg['max_snap_m']} m from any road; they count as not covered "
+            f"and are listed in excluded.csv. Check that the network covers the communities or raise network.max_snap_m.")
+    if fac_report.get("hint"):
+        res.warnings.append(f"{fac_report['hint']} (listed in excluded.csv)")
+    if comm_report.get("invalid_repaired"):
+        res.warnings.append(f"{comm_report['invalid_repaired']} invalid community polygons were repaired (make_valid)")
+    if comm_report.get("overlap_pairs"):
+        res.warnings.append(f"{comm_report['overlap_pairs']} pairs of communities overlap ({comm_report['overlap_m2']:.0f} m²); "
+                            f"each overlap was given to the community with the lower code so nobody is counted twice")
     res.report = {"communities": comm_report, "overlaps": overlaps, "facilities": fac_report,
                   "demand": dem_report, "network": {k: v for k, v in net.report.items() if np.isscalar(v)},
                   "network_nodes": net.n_nodes, "network_edges": net.n_edges,
@@ -206,10 +221,16 @@ def _peek_centre(cfg):
     except Exception as exc:
         raise InputError(f"cannot read the layer ({exc})", file=c["path"], field="communities.path",
                          fix="give a shapefile, GeoPackage or GeoJSON")
+    if not info.get("features"):
+        raise InputError("the layer is empty", file=c["path"], field="communities.path",
+                         fix="check that you exported the community polygons (and the layer name)")
     b = info.get("total_bounds")
     if b is None or not np.all(np.isfinite(b)):
         import pyogrio as po
         b = po.read_dataframe(c["path"], **kw).total_bounds
+    if not np.all(np.isfinite(b)):
+        raise InputError("the layer has no usable geometry", file=c["path"], field="communities.path",
+                         fix="check that the community polygons have geometry")
     src_crs = info.get("crs") or c["crs"] or "EPSG:4326"
     from pyproj import Transformer
     lon, lat = Transformer.from_crs(src_crs, "EPSG:4326", always_xy=True).transform((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)

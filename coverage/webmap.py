@@ -589,4 +589,25 @@ def make_map(results, out_html, *, lang: str = "zh", basemap: str = "OpenStreetM
         m.get_root().header.add_child(folium.Element(f"<title>{html.escape(title)}</title>"))
         m.fit_bounds([[miny, minx], [maxy, maxx]])
         m.save(str(out))
+    _inline_leaflet(out)
     return out
+
+
+_LEAFLET = Path(__file__).resolve().parent / "resources" / "leaflet"
+
+
+def _inline_leaflet(path: Path) -> None:
+    """Planners often work offline: put Leaflet itself into the page instead of a CDN link, so the
+    map draws its data with no network at all (the other folium plug-ins only style markers and
+    popups; when they fail to load, the layers still draw)."""
+    import re
+    text = path.read_text(encoding="utf-8")
+    js = (_LEAFLET / "leaflet.js").read_text(encoding="utf-8")
+    css = (_LEAFLET / "leaflet.css").read_text(encoding="utf-8")
+    text, n_js = re.subn(r'<script src="[^"]*/leaflet@[^"]*/leaflet\.js"></script>',
+                         lambda _: f"<script>{js}</script>", text, count=1)
+    text, n_css = re.subn(r'<link rel="stylesheet" href="[^"]*/leaflet@[^"]*/leaflet\.css"/>',
+                          lambda _: f"<style>{css}</style>", text, count=1)
+    if n_js != 1 or n_css != 1:
+        raise RuntimeError("could not inline Leaflet: folium's page template changed")
+    path.write_text(text, encoding="utf-8")

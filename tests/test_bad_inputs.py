@@ -6,7 +6,6 @@ YAML is the sample's (data/sample/study.yaml) with absolute paths."""
 
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 import sys
@@ -274,9 +273,9 @@ def test_gcj02_not_declared_falls_off_declared_lands_inside(tmp_path):
     sq = shapely.box(centre.x - 200, centre.y - 200, centre.x + 200, centre.y + 200)
     comm = gpd.GeoDataFrame({"code": ["KM01"], "name": ["昆明示例社区"]}, geometry=[sq], crs=crs).to_crs("EPSG:4326")
     comm.to_file(tmp_path / "km.gpkg", layer="c")
-    # true WGS84 positions within 100 m of the centre; the table holds their Amap (GCJ-02) values
+    # true WGS84 positions within 50 m of the centre; the table holds their Amap (GCJ-02) values
     rng = np.random.default_rng(0)
-    dx, dy = rng.uniform(-100, 100, 6), rng.uniform(-100, 100, 6)
+    dx, dy = rng.uniform(-50, 50, 6), rng.uniform(-50, 50, 6)
     true = gpd.GeoSeries(shapely.points(centre.x + dx, centre.y + dy), crs=crs).to_crs("EPSG:4326")
     glon, glat = wgs84_to_gcj02(true.x.to_numpy(), true.y.to_numpy())
     pd.DataFrame({"id": [f"F{i}" for i in range(6)], "name": "社区卫生服务站", "category": "health",
@@ -288,8 +287,8 @@ def test_gcj02_not_declared_falls_off_declared_lands_inside(tmp_path):
     cfg = load_config(write_yaml(tmp_path, raw))
     c, _, _ = load_communities(cfg, crs)
     area = shapely.union_all(c.geometry.values)
-    buf = shapely.buffer(area, 50.0)
-    # the GCJ-02 offset here is several hundred metres: far more than the 50 m buffer
+    buf = shapely.buffer(area, 20.0)
+    # the GCJ-02 offset here is several hundred metres: enough to move every facility out of the square and its 20 m buffer
     g = gpd.GeoSeries(shapely.points(glon, glat), crs="EPSG:4326").to_crs(crs)
     off = np.hypot(g.x.to_numpy() - (centre.x + dx), g.y.to_numpy() - (centre.y + dy))
     assert (off > 250).all() and (off < 1000).all()
@@ -365,16 +364,20 @@ def test_raster_in_another_crs_gives_the_same_totals(tmp_path):
     dst_path = tmp_path / "pop_4326.tif"
     with rasterio.open(src_path) as src:
         data = src.read(1, masked=True).filled(0).astype("float64")
-        # fine grid (about 4x finer than the 100 m source); nearest sampling of the density, then
-        # every target cell is scaled by its own area / the source cell area to keep counts
+        # fine grid (about 4x finer than the 100 m source): each target pixel takes the index of the
+        # source cell under its centre (nearest), and a source cell's count is shared equally by its
+        # pixels, so the raster total is exactly the source total
         tr, w, h = calculate_default_transform(src.crs, "EPSG:4326", src.width, src.height, *src.bounds,
                                                resolution=(0.0004, 0.0002))
-        out = np.zeros((h, w))
-        reproject(data, out, src_transform=src.transform, src_crs=src.crs, dst_transform=tr,
+        idx = np.arange(1, data.size + 1, dtype="float64").reshape(data.shape)
+        pix = np.zeros((h, w))
+        reproject(idx, pix, src_transform=src.transform, src_crs=src.crs, dst_transform=tr,
                   dst_crs="EPSG:4326", resampling=Resampling.nearest, src_nodata=None, dst_nodata=0)
-        lat = tr.f + tr.e * (np.arange(h) + 0.5)
-        cell_m2 = (np.radians(abs(tr.a)) * 6371008.8 * np.cos(np.radians(lat))) * np.radians(abs(tr.e)) * 6371008.8
-        out *= (cell_m2 / (abs(src.transform.a * src.transform.e)))[:, None]
+        pix = pix.astype(np.int64)
+        counts = np.bincount(pix.ravel(), minlength=data.size + 1)
+        vals = np.r_[0.0, data.ravel()] / np.maximum(counts, 1)
+        out = vals[pix]
+        assert out.sum() == pytest.approx(data.sum(), rel=1e-9)
         prof = dict(driver="GTiff", width=w, height=h, count=1, dtype="float64", crs="EPSG:4326",
                     transform=tr, nodata=-1.0)
         with rasterio.open(dst_path, "w", **prof) as dst:
@@ -499,23 +502,35 @@ def test_cli_subprocess_exit_code(tmp_path):
     assert "error:" in r.stderr and "Traceback" not in r.stderr and "netwrok" in r.stderr
 
 
-def test_network_not_reaching_demand_lists_unsnapped(tmp_path, capsys):
+def test_run_lists_unsnapped_demand_and_swapped_facilities(tmp_path, capsys):
+    """One full run (siting and circles off): a 1 m snap distance leaves most demand unsnapped, and
+    3 of 4 facility rows have lon/lat swapped; both are listed in excluded.csv with their reasons."""
+    df = pd.read_csv(SAMPLE / "facilities.csv")
+    swap = np.arange(len(df)) % 4 != 0
+    df.loc[swap, ["lon", "lat"]] = df.loc[swap, ["lat", "lon"]].to_numpy()
+    csv = tmp_path / "facilities_swapped.csv"
+    df.to_csv(csv, index=False)
     raw = _sample_cfg()
+    raw["facilities"]["path"] = str(csv)
     raw["network"]["max_snap_m"] = 1
     raw["siting"]["enabled"] = False
     raw["analysis"]["circles"] = False
     p = write_yaml(tmp_path, raw)
-    code, out, err = _cli(["run", "--config", str(p), "--out", str(tmp_path / "o")], capsys)
+    code, out, err = _cli(["run", "--config", str(p), "--out", str(tmp_path / "o"), "--quiet"], capsys)
     assert code == 0, err
-    ex = pd.read_csv(tmp_path / "o" / "excluded.csv", dtype=str)
-    unsnapped = ex[ex.reason.str.contains("max_snap_m = 1", regex=False) & (ex.layer == "population")]
-    assert len(unsnapped) > 0
-    # the listed people are the unsnapped people; with a 1 m snap that is most of the population
-    listed = unsnapped.detail.str.extract(r"population ([0-9.]+)")[0].astype(float).sum()
-    total = pd.read_csv(tmp_path / "o" / "coverage_by_community.csv") if (tmp_path / "o" / "coverage_by_community.csv").exists() else None
-    assert listed > 0
+    ex = pd.read_csv(tmp_path / "o" / "excluded.csv", dtype=str, keep_default_na=False)
+    # swapped facilities: every one listed, with the swap hint in the detail column
+    fx = ex[(ex.layer == "facilities") & (ex.reason == "outside the study area and its buffer")]
+    assert set(fx.feature_id) == set(df.id[swap].astype(str))
+    assert fx.detail.str.contains("look swapped", regex=False).all()
+    # unsnapped demand: listed one row per demand point with its population
     cfg = load_config(p)
     comm, _, _ = load_communities(cfg, CRS)
     d, _ = demand_points(comm, cfg["population"]["path"], CRS)
-    assert listed > 0.5 * d.population.sum()
-    assert len(unsnapped) > 0.5 * len(d)
+    ux = ex[(ex.layer == "population") & ex.reason.str.contains("max_snap_m = 1", regex=False)]
+    listed = ux.detail.str.extract(r"population ([0-9.]+)")[0].astype(float)
+    assert listed.notna().all()
+    assert len(ux) > 0.5 * len(d) and listed.sum() > 0.5 * d.population.sum()
+    assert set(ux.feature_id.astype(int)) <= set(range(len(d)))
+    # and the planner is told on the console, even with --quiet
+    assert "warning:" in err and "network.max_snap_m" in err and "look swapped" in err
