@@ -38,7 +38,7 @@ SCHEMA = {
                 "level_field": None, "name_field": None},
     "analysis": {"walk_speed_kmh": 4.0, "breaks_min": [5, 10, 15],
                  "thresholds_min": {"default": 15}, "categories": None,
-                 "circles": True, "circle_buffer_m": 30.0},
+                 "circles": True, "facility_circles": True, "circle_buffer_m": 30.0},
     "profile": "national_14th",
     "siting": {"enabled": True, "categories": None, "k": 5, "target_rate": None,
                "group_targets": None, "candidate_spacing_m": 100.0, "candidates": None,

@@ -63,6 +63,8 @@ def write_layers(res, path: Path):
               ("demand_points", res.demand.replace([np.inf], np.nan))]
     if res.circles is not None:
         layers.append(("life_circles", res.circles))
+    if getattr(res, "facility_circles", None) is not None and len(res.facility_circles):
+        layers.append(("facility_circles", res.facility_circles))
     if res.gaps is not None and len(res.gaps):
         layers.append(("gaps", res.gaps.replace([np.inf], np.nan)))
     if res.sites is not None and len(res.sites):

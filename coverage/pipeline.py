@@ -38,6 +38,7 @@ class Results:
     network: object = None
     speed_m_per_min: float = 66.667
     circles: gpd.GeoDataFrame | None = None
+    facility_circles: gpd.GeoDataFrame | None = None
     gaps: gpd.GeoDataFrame | None = None
     sites: gpd.GeoDataFrame | None = None
     siting_summary: pd.DataFrame | None = None
@@ -168,7 +169,7 @@ def run(cfg, echo=print) -> Results:
 
     if cfg["analysis"]["circles"]:
         prog.step("life-circle polygons")
-        res.circles = _circles(res, ag, net, speed, cfg)
+        res.circles, res.facility_circles = _circles(res, ag, net, speed, cfg)
 
     prog.step("service gaps")
     from .gaps import service_gaps
@@ -238,21 +239,37 @@ def _peek_centre(cfg):
 
 
 def _circles(res, ag, net, speed, cfg):
-    from .isochrones import category_circles, network_faces
+    """Dissolved circles per category at every break; per-facility circles at each category's plan
+    threshold (analysis.facility_circles)."""
+    from .isochrones import category_circles, facility_circles, network_faces
     breaks = sorted(set(cfg["analysis"]["breaks_min"]))
-    faces = network_faces(net.edge_geometry, cfg["analysis"]["circle_buffer_m"], 4) if len(breaks) else None
-    out = []
+    buf = cfg["analysis"]["circle_buffer_m"]
+    faces = network_faces(net.edge_geometry, buf, 4)
+    out, per_fac = [], []
     nd = len(res.demand)
     for cat in res.categories:
-        src = nd + np.flatnonzero((res.facilities.category == cat).to_numpy())
+        fac_idx = np.flatnonzero((res.facilities.category == cat).to_numpy())
+        src = nd + fac_idx
         node_d = road_node_distance(ag, src, max(breaks) * speed)
         g = category_circles(net.edge_u, net.edge_v, net.edge_length, net.edge_geometry, node_d,
-                             [b * speed for b in breaks], cfg["analysis"]["circle_buffer_m"],
+                             [b * speed for b in breaks], buf,
                              node_x=net.node_x, node_y=net.node_y, crs=net.crs, faces=faces)
         g.insert(0, "category", cat)
         g.insert(1, "break_min", breaks)
         out.append(g)
-    return pd.concat(out, ignore_index=True) if out else None
+        if cfg["analysis"]["facility_circles"] and len(fac_idx):
+            t = res.main_threshold_min[cat] * speed
+            _, node_mat = reach_matrix(ag, ag.point_node[src], np.empty(0, dtype=np.int64), t,
+                                       road_nodes_too=True)
+            f = facility_circles(net.edge_u, net.edge_v, net.edge_length, net.edge_geometry, node_mat,
+                                 res.facilities.facility_id.to_numpy()[fac_idx], [t], buf,
+                                 node_x=net.node_x, node_y=net.node_y, crs=net.crs, faces=faces)
+            f.insert(0, "category", cat)
+            f.insert(1, "break_min", res.main_threshold_min[cat])
+            per_fac.append(f)
+    circles = pd.concat(out, ignore_index=True) if out else None
+    fc = pd.concat(per_fac, ignore_index=True) if per_fac else None
+    return circles, fc
 
 
 def _indicators(res, ag, nd, speed):
