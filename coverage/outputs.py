@@ -48,6 +48,8 @@ def write_outputs(res, out_dir, map_path=None) -> dict:
     from .webmap import make_map
     files["map"] = Path(map_path) if map_path else out / "map.html"
     make_map(res, files["map"], lang=res.cfg["output"]["lang"], basemap=res.cfg["output"]["basemap"])
+    from .tables import write_tables
+    files.update(write_tables(res, out))
     return files
 
 

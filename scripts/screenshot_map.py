@@ -74,13 +74,14 @@ def open_browser(profile_dir: str | Path, width: int = 1400, height: int = 900):
 
 
 def load_map(driver, html: str | Path, timeout: float = 30.0) -> None:
-    """Open the map page via file:// and wait until Leaflet has loaded the map."""
+    """Open the map page via file:// and wait until Leaflet has loaded the map and finished the
+    zoom animation of fitBounds (before that the canvas layer is a CSS-scaled, blurred bitmap)."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(Path(html).resolve().as_uri())
     WebDriverWait(driver, timeout).until(lambda d: d.execute_script(
         FIND_MAP_JS + "return document.readyState === 'complete' && "
-        "!!window.__lcMap && window.__lcMap._loaded === true;"))
+        "!!window.__lcMap && window.__lcMap._loaded === true && !window.__lcMap._animatingZoom;"))
     # two animation frames: the canvas/SVG renderer draws on the frame after the last add
     driver.execute_async_script(
         "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(done));")
