@@ -49,7 +49,7 @@ _T = {
            "step": "步骤", "seconds": "秒", "none": "无", "osm": "OpenStreetMap（© OpenStreetMap contributors）",
            "own": "自有道路数据", "rate_at": "{m:g}分钟", "min_per": "米/分钟", "total": "合计",
            "file": "文件", "method": "方法", "figure_note": "说明", "generated": "生成时间",
-           "font_note": "图件说明"},
+           "font_note": "图件说明", "val": "数值", "before": "选址前", "after": "选址后"},
     "en": {"title": "Life-circle facility coverage report", "item": "Item", "value": "Value", "area": "Study area",
            "crs": "CRS", "profile": "Standards profile", "speed": "Walking speed", "thresholds": "Plan thresholds",
            "breaks": "Breaks", "sources": "Data sources", "network": "Network source", "communities": "Communities",
@@ -62,7 +62,7 @@ _T = {
            "step": "Step", "seconds": "Seconds", "none": "none", "osm": "OpenStreetMap (© OpenStreetMap contributors)",
            "own": "own road data", "rate_at": "{m:g} min", "min_per": "m/min", "total": "Total",
            "file": "File", "method": "Method", "figure_note": "Note", "generated": "Generated",
-           "font_note": "Figures note"},
+           "font_note": "Figures note", "val": "Value", "before": "before", "after": "after"},
 }
 
 _CSS = """
@@ -181,9 +181,9 @@ def _indicators(res, lang, t):
         gap = "" if pd.isna(r["gap"]) else f"{_num(r['gap'], 1)} {'' if pd.isna(r['gap_unit']) else r['gap_unit']}"
         rows.append((_Raw(f"{_e(name)}<br><span class='muted'>{_e(other)}</span>"),
                      f"{_num(r['value'], 1)} {unit}".strip(),
-                     f"{_e(r['comparison'])} {_num(r['target'], 1)} {unit}".strip(),
+                     f"{r['comparison']} {_num(r['target'], 1)} {unit}".strip(),
                      mark, gap.strip(), r["status"], "" if pd.isna(r["note"]) else r["note"]))
-    return _table([t["indicator"], t["value"], t["target"], t["met"], t["gap"], t["status"], t["note"]],
+    return _table([t["indicator"], t["val"], t["target"], t["met"], t["gap"], t["status"], t["note"]],
                   rows, num_cols=(1, 4))
 
 
@@ -212,6 +212,12 @@ def _summary(res, lang, t):
     return _table(heads, rows, num_cols=tuple(range(1, len(heads))))
 
 
+def _by_cat(df, res, then=None):
+    order = {c: i for i, c in enumerate(res.categories)}
+    df = df.assign(_o=df["category"].map(order).fillna(len(order)))
+    return df.sort_values(["_o", "category"] + ([then] if then else []), kind="stable").drop(columns="_o")
+
+
 def _names(res):
     return res.communities.set_index("community_id")["name"].astype(str).to_dict()
 
@@ -235,7 +241,7 @@ def _sites(res, lang, t):
     s = res.sites
     if s is None or not len(s):
         return f"<p>{_e(t['none'])}</p>"
-    s = pd.DataFrame(s.drop(columns="geometry")).sort_values(["category", "rank"], kind="stable")
+    s = _by_cat(pd.DataFrame(s.drop(columns="geometry")), res, "rank")
     names = _names(res)
     rows = [(_cat(r["category"], lang), int(r["rank"]), names.get(r["community_id"], r["community_id"]),
              r["township"], r.get("nearest_road", ""), _num(r["added_population"], 0),
@@ -246,8 +252,8 @@ def _sites(res, lang, t):
     if ss is not None and len(ss):
         rows = [(_cat(r["category"], lang), r["status"], "" if pd.isna(r["method"]) else r["method"],
                  _num(r["rate_before"], 1, pct=True), _num(r["rate_after"], 1, pct=True))
-                for _, r in ss.sort_values("category", kind="stable").iterrows()]
-        body += _table([t["category"], t["status"], t["method"], t["rate"] + " (before)", t["rate"] + " (after)"],
+                for _, r in _by_cat(ss, res).iterrows()]
+        body += _table([t["category"], t["status"], t["method"], f"{t['rate']} ({t['before']})", f"{t['rate']} ({t['after']})"],
                        rows, num_cols=(3, 4))
     return body
 

@@ -304,7 +304,7 @@ def _fmt_num(x) -> str:
 
 def _points_geojson(folium, gdf, *, colour, fields, aliases, popup: bool, radius_col=None,
                     radius=6, fill_opacity=0.85, weight=1):
-    style = {"fillColor": colour, "color": "#222222" if weight else colour, "weight": weight,
+    style = {"fill": True, "fillColor": colour, "color": "#222222" if weight else colour, "weight": weight,
              "fillOpacity": fill_opacity}
     if radius_col is None:
         style_fn = lambda f: {**style, "radius": radius}  # noqa: E731
@@ -506,7 +506,7 @@ def _legend_element(inner: str, title: str):
 .lc-title {position: fixed; top: 10px; left: 50%; transform: translateX(-50%); z-index: 9999;
   background: rgba(255,255,255,.9); padding: 4px 12px; border-radius: 4px;
   font: bold 16px/1.3 sans-serif; box-shadow: 0 1px 4px rgba(0,0,0,.3);}
-.lc-legend {position: fixed; bottom: 30px; right: 10px; z-index: 9999; max-height: 60%;
+.lc-legend {position: fixed; bottom: 40px; left: 10px; z-index: 9999; max-height: 60%;
   overflow-y: auto; background: rgba(255,255,255,.92); padding: 6px 10px; border-radius: 4px;
   font: 12px/1.5 sans-serif; box-shadow: 0 1px 4px rgba(0,0,0,.3);}
 .lc-legend i {display: inline-block; width: 14px; height: 12px; margin-right: 6px;
@@ -582,7 +582,7 @@ def make_map(results, out_html, *, lang: str = "zh", basemap: str = "OpenStreetM
         _add_uncovered(m, folium, results, cats, t, lang, int(max_demand_points), speed, notes)
         fac_cats = _add_facilities(m, folium, results.facilities, cats, t, lang, order)
         _add_sites(m, folium, results, cats, t, lang, order)
-        folium.LayerControl(collapsed=False).add_to(m)
+        folium.LayerControl(collapsed=True).add_to(m)
         legend = _legend_html(cats, fac_cats, float(results.main_threshold_min[cats[0]]), speed,
                               t, lang, order, notes)
         m.get_root().add_child(_legend_element(legend, title))
@@ -604,6 +604,9 @@ def _inline_leaflet(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     js = (_LEAFLET / "leaflet.js").read_text(encoding="utf-8")
     css = (_LEAFLET / "leaflet.css").read_text(encoding="utf-8")
+    import base64
+    css = re.sub(r"url\(images/([\w.-]+\.png)\)", lambda mm: "url(data:image/png;base64,"
+                 + base64.b64encode((_LEAFLET / "images" / mm.group(1)).read_bytes()).decode("ascii") + ")", css)
     text, n_js = re.subn(r'<script src="[^"]*/leaflet@[^"]*/leaflet\.js"></script>',
                          lambda _: f"<script>{js}</script>", text, count=1)
     text, n_css = re.subn(r'<link rel="stylesheet" href="[^"]*/leaflet@[^"]*/leaflet\.css"/>',

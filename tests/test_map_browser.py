@@ -252,9 +252,6 @@ def test_screenshot_is_not_blank(page, tmp_path):
     assert len(np.unique(img.reshape(-1, 3), axis=0)) > 200
 
 
-@pytest.mark.xfail(strict=True, reason="webmap._points_geojson style lacks \"fill\": True, so folium's "
-                   "CircleMarker default fill=false leaves facility dots hollow and uncovered-population "
-                   "dots (weight 0) invisible; remove this mark once fixed")
 def test_point_markers_are_visible(page):
     """Facility and uncovered-population dots are filled (the legend shows filled dots)."""
     driver, _ = page

@@ -1,0 +1,186 @@
+"""PNG figures (greyscale-readable, English fallback without a CJK font) and the HTML report."""
+
+import base64
+import copy
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from PIL import Image
+
+from coverage import figures as F
+from coverage.config import load_config
+from coverage.pipeline import run
+from coverage.report import HEADINGS, write_report
+
+CJK = re.compile(r"[\u2e80-\u9fff]")
+
+
+@pytest.fixture(scope="module")
+def res():
+    cfg = load_config("data/sample/study.yaml")
+    cfg["analysis"]["circles"] = False  # the figures do not draw circles; keeps the test fast
+    r = run(cfg, echo=None)
+    r.categories = ["elderly_care", "health", "childcare", "fitness"]  # three with gaps, one without
+    return r
+
+
+@pytest.fixture(scope="module")
+def figs(res, tmp_path_factory):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return F.make_figures(res, tmp_path_factory.mktemp("figs"), lang="zh")
+
+
+def test_figures_are_valid_pngs(res, figs):
+    expected = {f"coverage_{c}" for c in res.categories} | {"gaps", "sites", "township_coverage"}
+    assert set(figs) == expected
+    for key, path in figs.items():
+        with Image.open(path) as im:
+            im.verify()
+        with Image.open(path) as im:
+            assert im.format == "PNG"
+            w, h = im.size
+            assert 800 <= w <= 6000 and 600 <= h <= 8000, (key, im.size)
+            # not blank: a real drawing has many grey levels and dark ink
+            g = np.asarray(im.convert("L"))
+            assert g.min() < 60 and g.std() > 10
+        assert path.stat().st_size > 20_000
+
+
+def test_figures_deterministic(res, figs, tmp_path):
+    st = F._Style(figs.lang, figs.font)
+    a = F._save(F.coverage_figure(res, "health", st), tmp_path / "a.png")
+    assert a.read_bytes() == figs["coverage_health"].read_bytes()
+
+
+def test_greyscale_palette_distinguishes_classes():
+    grey = [int(round(np.mean([int(c[i:i + 2], 16) for i in (1, 3, 5)]))) for c in F.GREY_FILLS]
+    # monotone, well separated grey levels; the lightest two also differ by their hatching
+    assert all(b < a for a, b in zip(grey, grey[1:]))
+    assert min(a - b for a, b in zip(grey, grey[1:])) >= 30
+    assert F.GREY_HATCHES[0] and F.GREY_HATCHES[1] and F.GREY_HATCHES[0] != F.GREY_HATCHES[1]
+
+
+def _pixel_stats(fig, ax, polys):
+    """Mean and std of the greyscale pixels inside each polygon (eroded) in a rendered figure."""
+    fig.canvas.draw()
+    img = np.asarray(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).convert("L"), dtype=float)
+    h, w = img.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    disp = np.column_stack([xx.ravel() + 0.5, (h - yy.ravel() - 0.5)])
+    data = ax.transData.inverted().transform(disp)
+    out = []
+    for p in polys:
+        inner = p.buffer(-15)
+        m = shapely.contains_xy(inner, data[:, 0], data[:, 1])
+        vals = img.ravel()[m]
+        assert vals.size > 200
+        out.append((vals.mean(), vals.std()))
+    return out
+
+
+def test_coverage_map_reads_in_greyscale(res):
+    # give five communities one rate from each class; render without labels or facilities
+    r = copy.copy(res)
+    cat = "health"
+    thr = res.main_threshold_min[cat]
+    comm = res.communities.sort_values("community_id")
+    comm = comm[comm.population > 1].iloc[:5]
+    rates = dict(zip(comm.community_id, [0.1, 0.3, 0.5, 0.7, 0.9]))
+    cbc = res.coverage_by_community.copy()
+    sel = (cbc.category == cat) & (cbc.threshold_min == thr)
+    cbc.loc[sel, "coverage_rate"] = cbc.loc[sel, "community_id"].map(rates)
+    r.coverage_by_community = cbc
+    r.facilities = res.facilities.iloc[:0]
+    fig = F.coverage_figure(r, cat, F._Style("en", None), labels=False)
+    ax = fig.axes[0]
+    stats = _pixel_stats(fig, ax, list(comm.geometry))
+    F.plt.close(fig)
+    means = [m for m, _ in stats]
+    stds = [s for _, s in stats]
+    # every pair of classes differs in mean grey or in texture (hatching)
+    for i in range(5):
+        for j in range(i + 1, 5):
+            assert abs(means[i] - means[j]) > 12 or abs(stds[i] - stds[j]) > 12, (i, j, stats)
+    # the hatched low classes carry texture; the flat high classes none; darker = better covered
+    assert stds[0] > 20 and stds[1] > 20 and max(stds[2:]) < 5
+    assert means[2] > means[3] > means[4]
+
+
+def test_english_fallback_without_cjk_font(res, tmp_path, monkeypatch):
+    monkeypatch.setattr(F, "find_cjk_font", lambda: None)
+    res = copy.copy(res)
+    res.categories = ["health"]
+    with pytest.warns(UserWarning, match="CJK"):
+        out = F.make_figures(res, tmp_path, lang="zh")
+    assert out.lang == "en" and out.font is None and out.notes and "English" in out.notes[0]
+    assert out["township_coverage"].exists()
+    # no text the fallback font cannot draw: every drawn string is free of CJK characters
+    st = F._Style("en", None)
+    fig = F.coverage_figure(res, "health", st)
+    texts = [t.get_text() for t in fig.findobj(F.matplotlib.text.Text)]
+    F.plt.close(fig)
+    assert texts and not [t for t in texts if CJK.search(t)]
+    assert any("HK" in t or "Siltasaari" in t for t in texts)  # community labels survive (Latin part or id)
+    assert st.safe("赫尔辛基示例研究区 (Helsinki sample)") == "Helsinki sample"
+    assert st.safe("河口村", "C3") == "C3"
+
+
+def test_township_targets_from_indicators(res):
+    t = F.township_targets(res)
+    assert t["fitness"] == (100.0, "fitness_circle_15min")
+    assert t["elderly_care"] == (100.0, None)
+
+
+@pytest.fixture(scope="module")
+def report(res, figs, tmp_path_factory):
+    d = tmp_path_factory.mktemp("rep")
+    return write_report(res, d, figs, files={"map": d / "map.html"})
+
+
+def test_report_content(res, figs, report):
+    doc = report.read_text(encoding="utf-8")
+    lang = res.cfg["output"]["lang"]
+    for h in HEADINGS[lang].values():
+        assert f"<h2>{h}</h2>" in doc
+    area = res.indicators[res.indicators.level == "area"]
+    for name in area.name_zh.unique():
+        assert name in doc
+    assert "✓" in doc and "✗" in doc
+    assert "@media print" in doc and "© OpenStreetMap contributors" in doc
+    assert "communities.gpkg" in doc and "facilities.csv" in doc and "population.tif" in doc
+    imgs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', doc)
+    assert len(imgs) == len(figs)
+    assert base64.b64decode(imgs[0]) == next(iter(figs.values())).read_bytes()
+    assert "&amp;gt;" not in doc  # no double escaping
+    assert 'href="map.html"' in doc
+    # top 10 gaps: the most populous gap appears, with its population
+    top = res.gaps.sort_values("population", ascending=False).iloc[0]
+    assert top.gap_id in doc and f"{top.population:,.0f}" in doc
+
+
+def test_report_escapes_and_is_deterministic(res, figs, tmp_path):
+    r = copy.copy(res)
+    comm = res.communities.copy()
+    comm.loc[comm.index[0], "name"] = '<script>alert("x")</script>'
+    r.communities = comm
+    r.warnings = ["a <b>bold</b> warning & more"]
+    cid = comm.community_id.iloc[0]
+    g = res.gaps.copy()
+    g.loc[g.index[0], "communities"] = cid
+    g.loc[g.index[0], "population"] = 1e9  # first in the top-10 table
+    r.gaps = g
+    p1 = write_report(r, tmp_path / "a", figs)
+    p2 = write_report(r, tmp_path / "b", figs)
+    d1 = p1.read_text(encoding="utf-8")
+    assert d1 == p2.read_text(encoding="utf-8")
+    assert "<script>" not in d1
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in d1
+    assert "a &lt;b&gt;bold&lt;/b&gt; warning &amp; more" in d1
+    assert "generated" not in d1.lower() and not re.search(r"20\d\d-\d\d-\d\d", d1)
+    p3 = write_report(r, tmp_path / "c", figs, generated="2025-01-02")
+    assert "2025-01-02" in p3.read_text(encoding="utf-8")
