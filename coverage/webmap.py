@@ -506,7 +506,7 @@ def _legend_element(inner: str, title: str):
 .lc-title {position: fixed; top: 10px; left: 50%; transform: translateX(-50%); z-index: 9999;
   background: rgba(255,255,255,.9); padding: 4px 12px; border-radius: 4px;
   font: bold 16px/1.3 sans-serif; box-shadow: 0 1px 4px rgba(0,0,0,.3);}
-.lc-legend {position: fixed; bottom: 40px; left: 10px; z-index: 9999; max-height: 60%;
+.lc-legend {position: fixed; bottom: 75px; left: 10px; z-index: 9999; max-height: 60%;
   overflow-y: auto; background: rgba(255,255,255,.92); padding: 6px 10px; border-radius: 4px;
   font: 12px/1.5 sans-serif; box-shadow: 0 1px 4px rgba(0,0,0,.3);}
 .lc-legend i {display: inline-block; width: 14px; height: 12px; margin-right: 6px;
