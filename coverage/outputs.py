@@ -50,6 +50,11 @@ def write_outputs(res, out_dir, map_path=None) -> dict:
     make_map(res, files["map"], lang=res.cfg["output"]["lang"], basemap=res.cfg["output"]["basemap"])
     from .tables import write_tables
     files.update(write_tables(res, out))
+    from .figures import make_figures
+    from .report import write_report
+    figs = make_figures(res, out, lang=res.cfg["output"]["lang"])
+    files.update({f"figure_{k}": v for k, v in figs.items()})
+    files["report"] = write_report(res, out, figs, files=dict(files))
     return files
 
 
