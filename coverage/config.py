@@ -42,7 +42,8 @@ SCHEMA = {
     "profile": "national_14th",
     "siting": {"enabled": True, "categories": None, "k": 5, "target_rate": None,
                "group_targets": None, "candidate_spacing_m": 100.0, "candidates": None,
-               "exclude": None, "method": "auto", "time_limit_s": 60},
+               "exclude": None, "method": "auto", "time_limit_s": 60,
+               "site_area_m2": 300.0, "capacity_m2_per_100hh": 30.0},
     "output": {"folder": "out", "map": None, "lang": "zh", "basemap": "OpenStreetMap"},
 }
 

@@ -8,7 +8,7 @@ import pandas as pd
 import shapely
 
 from .access import reach_matrix
-from .siting import candidates_from_nodes, max_coverage, min_sites_for_target
+from .siting import candidates_from_nodes, capacity_report, max_coverage, min_sites_for_target
 
 
 def suggest_sites(res, ag, net, nd, speed):
@@ -76,6 +76,15 @@ def suggest_sites(res, ag, net, nd, speed):
                 gdf["nearest_road"] = road
             else:
                 gdf["nearest_road"] = None
+        # capacity: a new station of siting.site_area_m2 supports area / (m² per 100 households)
+        # households; a catchment with more households than that is reported oversubscribed
+        hh_pt = _households_per_point(res)
+        if len(sel) and hh_pt is not None:
+            cap = capacity_report(sel, cover, hh_pt, np.full(len(sel), float(s["site_area_m2"])),
+                                  float(s["capacity_m2_per_100hh"]))
+            for col in ("floor_area_m2", "households_in_catchment", "households_assigned",
+                        "supported_households", "oversubscribed", "area_shortfall_m2"):
+                gdf[col] = cap[col].to_numpy()
         rows.append(gdf)
         summ.append({"category": cat, "status": r.status, "method": r.method, "sites": len(sel),
                      "covered_before": r.covered_before, "covered_after": r.covered_after,
@@ -85,3 +94,15 @@ def suggest_sites(res, ag, net, nd, speed):
                      "bound": r.bound, "gap": r.gap, "feasible": getattr(r, "feasible", True)})
     sites = pd.concat(rows, ignore_index=True) if rows else None
     return sites, pd.DataFrame(summ)
+
+
+def _households_per_point(res):
+    """Households of each demand point: its community's households × its share of the community's
+    population. None when the communities have no households field."""
+    comm = res.communities.set_index("community_id")
+    if comm["households"].isna().all():
+        return None
+    d = res.demand
+    cpop = d.groupby("community_id")["population"].transform("sum").to_numpy()
+    hh = comm["households"].reindex(d.community_id).fillna(0.0).to_numpy()
+    return np.divide(hh * d.population.to_numpy(), cpop, out=np.zeros(len(d)), where=cpop > 0)

@@ -141,6 +141,18 @@ COLUMNS: dict[str, Col] = {
                        kind=_R),
     "rate_after": Col("新增后覆盖率", "Coverage rate after", "coverage rate after all suggested sites", kind=_R),
     "nearest_road": Col("最近道路", "Nearest road", "name of the nearest named road", kind=_T),
+    "floor_area_m2": Col("站点建筑面积", "Station floor area", "floor area assumed for a new station "
+                         "(siting.site_area_m2)", "m²", "m2"),
+    "households_in_catchment": Col("服务范围户数", "Households in catchment", "households living within the "
+                                   "walking threshold of the site", "户", "households"),
+    "households_assigned": Col("分配户数", "Households assigned", "households for which this is the nearest "
+                               "suggested site (each household counted once)", "户", "households"),
+    "supported_households": Col("可承载户数", "Supported households", "households the floor area supports at "
+                                "siting.capacity_m2_per_100hh m² per 100 households", "户", "households"),
+    "oversubscribed": Col("超负荷", "Oversubscribed", "households assigned exceed the households supported",
+                          kind="bool"),
+    "area_shortfall_m2": Col("面积缺口", "Floor area shortfall", "floor area missing to serve the households "
+                             "assigned at the provision rule", "m²", "m2"),
     "lon": Col("经度", "Longitude", "WGS84 longitude of the site (convert to GCJ-02 before plotting on Amap)",
                "°", "coord"),
     "lat": Col("纬度", "Latitude", "WGS84 latitude of the site", "°", "coord"),
@@ -243,7 +255,9 @@ _INDICATOR_COLS = ["level", "unit_id", "unit_name", "indicator_id", "name_zh", "
 _GAP_COLS = ["gap_id", "category", "category_zh", "threshold_min", "rank", "population", "points", "area_m2",
              "nearest_facility_m", "community_id", "township", "communities"]
 _SITE_COLS = ["category", "category_zh", "rank", "threshold_min", "added_population", "rate_before",
-              "cumulative_rate", "community_id", "township", "nearest_road", "lon", "lat", "candidate"]
+              "cumulative_rate", "community_id", "township", "nearest_road", "floor_area_m2",
+              "households_in_catchment", "households_assigned", "supported_households", "oversubscribed",
+              "area_shortfall_m2", "lon", "lat", "candidate"]
 _EXCLUDED_COLS = ["layer", "file", "feature_id", "reason", "detail"]
 _UNIT_LABELS = {"study area": "全域 study area", "urban": "城镇 urban", "rural": "农村 rural"}
 
@@ -317,7 +331,7 @@ def build_tables(res) -> dict[str, pd.DataFrame]:
         sites = _with_zh(pd.DataFrame(res.sites.drop(columns="geometry")))
         sites["lon"] = np.round(g.geometry.x.to_numpy(), 6)
         sites["lat"] = np.round(g.geometry.y.to_numpy(), 6)
-        sites = _sort(sites, ["category", "rank"], res)[_SITE_COLS]
+        sites = _sort(sites, ["category", "rank"], res).reindex(columns=_SITE_COLS)
     else:
         sites = pd.DataFrame(columns=_SITE_COLS)
 

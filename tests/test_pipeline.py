@@ -83,3 +83,12 @@ def test_module_entry_point_and_bad_config_message(tmp_path):
                        capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 2
     assert "netwrok" in p.stderr and "Traceback" not in p.stderr and str(bad) in p.stderr
+
+
+def test_suggested_sites_report_capacity(two_runs):
+    s = pd.read_csv(two_runs[0] / "suggested_sites.csv", encoding="utf-8-sig")
+    # a 300 m² station supports 300 / 30 × 100 = 1000 households
+    assert (s.supported_households == 1000).all()
+    assert (s.oversubscribed == (s.households_assigned > s.supported_households + 1e-9)).all()
+    assert np.allclose(s.area_shortfall_m2, np.maximum(0, s.households_assigned * 0.3 - 300))
+    assert (s.households_assigned <= s.households_in_catchment + 1e-6).all()
