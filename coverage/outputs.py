@@ -48,6 +48,12 @@ def write_outputs(res, out_dir, map_path=None) -> dict:
     from .webmap import make_map
     files["map"] = Path(map_path) if map_path else out / "map.html"
     make_map(res, files["map"], lang=res.cfg["output"]["lang"], basemap=res.cfg["output"]["basemap"])
+    # one map per category as well, for planners who hand a single topic to a meeting
+    import dataclasses
+    for cat in res.categories:
+        one = dataclasses.replace(res, categories=[cat])
+        files[f"map_{cat}"] = make_map(one, out / f"map_{cat}.html", lang=res.cfg["output"]["lang"],
+                                       basemap=res.cfg["output"]["basemap"])
     from .tables import write_tables
     files.update(write_tables(res, out))
     from .figures import make_figures
