@@ -602,16 +602,25 @@ def _area_rows(ind, st, sel, area_known, n_unknown, value_c, unknown_c, hh_weigh
     return rows
 
 
-def _area_per_100_households_inside(ind, st: _Study):
+def _area_inputs(ind, st: _Study, measure: str):
+    """Communities the indicator applies to and their facilities with a community, or the rows to
+    return at once when there is nothing to measure: (sel, facilities, fnote, early_rows)."""
     sel = st.communities_of(ind.applies_to)
     if sel.empty:
-        return [_no_units(ind, st, f"{ind.applies_to} communities")]
+        return None, None, None, [_no_units(ind, st, f"{ind.applies_to} communities")]
     f, fnote, fstatus = st.facilities_of(ind)
     if fstatus:
-        return [_frame(ind, "area", [AREA_ID], [AREA_NAME], measure="per_100_households",
-                       value=[np.nan], unit=ind.unit, target=ind.target, comparison=ind.comparison,
-                       gap=[np.nan], gap_unit="m2", status=fstatus, note="")]
-    f = f.dropna(subset=["community_id"])
+        return None, None, None, [_frame(ind, "area", [AREA_ID], [AREA_NAME], measure=measure,
+                                         value=[np.nan], unit=ind.unit, target=ind.target,
+                                         comparison=ind.comparison, gap=[np.nan], gap_unit="m2",
+                                         status=fstatus, note="")]
+    return sel, f.dropna(subset=["community_id"]), fnote, None
+
+
+def _area_per_100_households_inside(ind, st: _Study):
+    sel, f, fnote, early = _area_inputs(ind, st, "per_100_households")
+    if early:
+        return early
     g = f.groupby("community_id")
     known = sel.index.to_series().map(g["area_m2"].sum()).fillna(0.0).to_numpy(float)
     unknown = sel.index.to_series().map(g["area_m2"].apply(lambda s: int(s.isna().sum()))
@@ -753,15 +762,9 @@ def _facility_min_area(ind, st: _Study):
 
 
 def _per_capita_area(ind, st: _Study):
-    sel = st.communities_of(ind.applies_to)
-    if sel.empty:
-        return [_no_units(ind, st, f"{ind.applies_to} communities")]
-    f, fnote, fstatus = st.facilities_of(ind)
-    if fstatus:
-        return [_frame(ind, "area", [AREA_ID], [AREA_NAME], measure="per_capita",
-                       value=[np.nan], unit=ind.unit, target=ind.target, comparison=ind.comparison,
-                       gap=[np.nan], gap_unit="m2", status=fstatus, note="")]
-    f = f.dropna(subset=["community_id"])
+    sel, f, fnote, early = _area_inputs(ind, st, "per_capita")
+    if early:
+        return early
     g = f.groupby("community_id")["area_m2"]
     known = sel.index.to_series().map(g.sum()).fillna(0.0)
     unknown = sel.index.to_series().map(g.apply(lambda s: int(s.isna().sum())) if len(f)
