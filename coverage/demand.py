@@ -56,7 +56,7 @@ def raster_cells(path, area_metric, crs, *, key="population.path"):
     boxes = shapely.box(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1))
     if not (src_crs == crs):
         to_m = Transformer.from_crs(src_crs, crs, always_xy=True)
-        boxes = shapely.transform(shapely.segmentize(boxes, abs(tr.a) / 4 if src_crs.is_projected else abs(tr.a) / 4),
+        boxes = shapely.transform(shapely.segmentize(boxes, abs(tr.a) / 4),
                                   lambda xy: np.c_[to_m.transform(xy[:, 0], xy[:, 1])])
     return boxes, vals, nodata
 

@@ -306,10 +306,15 @@ def _units(sel: pd.DataFrame, key="township"):
     return out
 
 
+def _not_measurable(ind, measure, unit, gap_unit, status):
+    """The one area-level row of an indicator that cannot be measured (status names why)."""
+    return _frame(ind, "area", [AREA_ID], [AREA_NAME], measure=measure, value=[np.nan], unit=unit,
+                  target=ind.target, comparison=ind.comparison, gap=[np.nan], gap_unit=gap_unit,
+                  status=status, note="")
+
+
 def _no_units(ind, study, what):
-    return _frame(ind, "area", [AREA_ID], [AREA_NAME], measure="share", value=[np.nan],
-                  unit=ind.unit, target=ind.target, comparison=ind.comparison, gap=[np.nan],
-                  gap_unit="", status=f"not measurable: no {what}", note="")
+    return _not_measurable(ind, "share", ind.unit, "", f"not measurable: no {what}")
 
 
 def _agg_share(ind, units, flag: pd.Series, measurable: pd.Series, unit_word: str,
@@ -358,9 +363,7 @@ def _community_has_facility(ind, st: _Study):
         return [_no_units(ind, st, f"{ind.applies_to} communities")]
     f, fnote, fstatus = st.facilities_of(ind)
     if fstatus:
-        return [_frame(ind, "area", [AREA_ID], [AREA_NAME], measure="share_of_communities",
-                       value=[np.nan], unit="%", target=ind.target, comparison=ind.comparison,
-                       gap=[np.nan], gap_unit="communities", status=fstatus, note="")]
+        return [_not_measurable(ind, "share_of_communities", "%", "communities", fstatus)]
     count = f.dropna(subset=["community_id"]).groupby("community_id").size()
     cnt = sel.index.to_series().map(count).fillna(0).astype(int)
     has = cnt >= 1
@@ -396,9 +399,7 @@ def _population_coverage(ind, st: _Study):
         return [_no_units(ind, st, f"{ind.applies_to} communities")]
     cov, nm = st.covered(ind)
     if nm:
-        return [_frame(ind, "area", [AREA_ID], [AREA_NAME], measure="covered_population_share",
-                       value=[np.nan], unit="%", target=ind.target, comparison=ind.comparison,
-                       gap=[np.nan], gap_unit="people", status=nm, note="")]
+        return [_not_measurable(ind, "covered_population_share", "%", "people", nm)]
     cpop, pop = _covered_by_community(st, cov)
     rows = []
     for level, uid, uname, idx in _units(sel):
@@ -427,9 +428,7 @@ def _community_within_circle(ind, st: _Study):
         return [_no_units(ind, st, f"{ind.applies_to} communities")]
     cov, nm = st.covered(ind)
     if nm:
-        return [_frame(ind, "area", [AREA_ID], [AREA_NAME], measure="share_of_communities",
-                       value=[np.nan], unit="%", target=ind.target, comparison=ind.comparison,
-                       gap=[np.nan], gap_unit="communities", status=nm, note="")]
+        return [_not_measurable(ind, "share_of_communities", "%", "communities", nm)]
     cpop, pop = _covered_by_community(st, cov)
     p, c = pop.loc[sel.index], cpop.loc[sel.index]
     share = (100.0 * c / p.where(p > 0)).astype(float)
@@ -463,9 +462,7 @@ def _township_has_facility(ind, st: _Study):
         return [_no_units(ind, st, word)]
     f, fnote, fstatus = st.facilities_of(ind)
     if fstatus:
-        return [_frame(ind, "area", [AREA_ID], [AREA_NAME], measure="share_of_townships",
-                       value=[np.nan], unit="%", target=ind.target, comparison=ind.comparison,
-                       gap=[np.nan], gap_unit=word, status=fstatus, note="")]
+        return [_not_measurable(ind, "share_of_townships", "%", word, fstatus)]
     count = f.dropna(subset=["township"]).groupby("township").size()
     cnt = pd.Series(towns, index=towns).map(count).fillna(0).astype(int)
     has = cnt >= 1
@@ -485,9 +482,7 @@ def _township_within_circle(ind, st: _Study):
         return [_no_units(ind, st, "townships")]
     cov, nm = st.covered(ind)
     if nm:
-        return [_frame(ind, "area", [AREA_ID], [AREA_NAME], measure="share_of_townships",
-                       value=[np.nan], unit="%", target=ind.target, comparison=ind.comparison,
-                       gap=[np.nan], gap_unit="townships", status=nm, note="")]
+        return [_not_measurable(ind, "share_of_townships", "%", "townships", nm)]
     cpop, pop = _covered_by_community(st, cov)
     p = pop.groupby(st.com["township"]).sum().reindex(towns)
     c = cpop.groupby(st.com["township"]).sum().reindex(towns)
@@ -610,10 +605,7 @@ def _area_inputs(ind, st: _Study, measure: str):
         return None, None, None, [_no_units(ind, st, f"{ind.applies_to} communities")]
     f, fnote, fstatus = st.facilities_of(ind)
     if fstatus:
-        return None, None, None, [_frame(ind, "area", [AREA_ID], [AREA_NAME], measure=measure,
-                                         value=[np.nan], unit=ind.unit, target=ind.target,
-                                         comparison=ind.comparison, gap=[np.nan], gap_unit="m2",
-                                         status=fstatus, note="")]
+        return None, None, None, [_not_measurable(ind, measure, ind.unit, "m2", fstatus)]
     return sel, f.dropna(subset=["community_id"]), fnote, None
 
 
@@ -639,9 +631,7 @@ def _area_per_100_households_2sfca(ind, st: _Study):
     if sel.empty:
         return [_no_units(ind, st, f"{ind.applies_to} communities")]
     if st.demand is None:
-        return [_frame(ind, "area", [AREA_ID], [AREA_NAME], measure="per_100_households",
-                       value=[np.nan], unit=ind.unit, target=ind.target, comparison=ind.comparison,
-                       gap=[np.nan], gap_unit="m2", status=NM_DEMAND, note="")]
+        return [_not_measurable(ind, "per_100_households", ind.unit, "m2", NM_DEMAND)]
     thr = ind.threshold_metres(st.speed)
     n_dem = len(st.d_pop)
     # households of each demand point; NaN where the community's households are unknown
@@ -680,10 +670,8 @@ def _area_per_100_households_2sfca(ind, st: _Study):
         blocks.append(W)
         areas.append(f["area_m2"].to_numpy(float))
     if missing:
-        return [_frame(ind, "area", [AREA_ID], [AREA_NAME], measure="per_100_households",
-                       value=[np.nan], unit=ind.unit, target=ind.target, comparison=ind.comparison,
-                       gap=[np.nan], gap_unit="m2",
-                       status="not measurable: catchments of " + ", ".join(missing), note="")]
+        return [_not_measurable(ind, "per_100_households", ind.unit, "m2",
+                                "not measurable: catchments of " + ", ".join(missing))]
     if blocks:
         W = sparse.vstack(blocks, format="csr")
         area = np.concatenate(areas)
@@ -726,9 +714,7 @@ def _area_per_100_households_2sfca(ind, st: _Study):
 def _facility_min_area(ind, st: _Study):
     f, fnote, fstatus = st.facilities_of(ind)
     if fstatus:
-        return [_frame(ind, "area", [AREA_ID], [AREA_NAME], measure="share_of_facilities",
-                       value=[np.nan], unit="%", target=ind.target, comparison=ind.comparison,
-                       gap=[np.nan], gap_unit="facilities", status=fstatus, note="")]
+        return [_not_measurable(ind, "share_of_facilities", "%", "facilities", fstatus)]
     if ind.applies_to in ("urban", "rural"):
         f = f[f["ctype"] == ind.applies_to]
     else:

@@ -279,18 +279,16 @@ def _indicators(res, ag, nd, speed):
     need = required_thresholds_m(prof, speed)
     fac = res.facilities
     catch = {}
+    dem = res.demand.copy()
     for cat in sorted(set(fac.category)):
         cutoff = need.get(cat)
         if cutoff is None:
             continue
         src = nd + np.flatnonzero((fac.category == cat).to_numpy())
         catch[cat] = reach_matrix(ag, ag.point_node[src], ag.point_node[:nd], cutoff)
-    dem = res.demand.copy()
-    # indicators need distances up to the profile's own thresholds
-    for cat in set(fac.category):
-        cutoff = need.get(cat)
-        src = nd + np.flatnonzero((fac.category == cat).to_numpy())
-        if cutoff is not None and (f"dist_{cat}" not in dem or cutoff > res.main_threshold_min.get(cat, 0) * speed):
+        # indicators need distances up to the profile's own thresholds, which may be longer
+        # than the ones the coverage tables searched
+        if f"dist_{cat}" not in dem or cutoff > res.main_threshold_min.get(cat, 0) * speed:
             dem[f"dist_{cat}"], _ = nearest(ag, src, np.arange(nd), cutoff)
     comm = pd.DataFrame(res.communities.drop(columns="geometry"))
     facs = pd.DataFrame(fac.drop(columns="geometry"))

@@ -19,6 +19,7 @@ def suggest_sites(res, ag, net, nd, speed):
     exclude = None
     if s["exclude"]:
         exclude = gpd.read_file(s["exclude"]).to_crs(res.crs).geometry.values
+    hh_pt = _households_per_point(res)  # the same for every category
     for cat in cats:
         if cat not in res.categories:
             continue
@@ -31,7 +32,8 @@ def suggest_sites(res, ag, net, nd, speed):
             continue
         if s["candidates"]:
             cand = gpd.read_file(s["candidates"]).to_crs(res.crs)
-            cx, cy = shapely.get_x(cand.geometry.representative_point().values), shapely.get_y(cand.geometry.representative_point().values)
+            cpts = cand.geometry.representative_point().values
+            cx, cy = shapely.get_x(cpts), shapely.get_y(cpts)
             from .access import build_access_graph
             # candidate points are snapped like facilities; reuse the same graph build
             ag2 = build_access_graph(net, np.r_[shapely.get_x(demand.geometry.values), cx],
@@ -78,7 +80,6 @@ def suggest_sites(res, ag, net, nd, speed):
                 gdf["nearest_road"] = None
         # capacity: a new station of siting.site_area_m2 supports area / (m² per 100 households)
         # households; a catchment with more households than that is reported oversubscribed
-        hh_pt = _households_per_point(res)
         if len(sel) and hh_pt is not None:
             cap = capacity_report(sel, cover, hh_pt, np.full(len(sel), float(s["site_area_m2"])),
                                   float(s["capacity_m2_per_100hh"]))
