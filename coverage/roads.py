@@ -423,6 +423,28 @@ def edges_from_lines(gdf, *, tolerance_m: float = 1.0, class_field: str | None =
             coords[moved] = proj
             n_snapped = int(qi.size)
             extra_part, extra_pt = qj.astype(np.int64), proj
+            # a moved end can land exactly on its own neighbour vertex: drop repeated vertices
+            # again (a zero-length segment would divide 0 by 0 when the part is cut), and
+            # parts left with one distinct vertex
+            same = np.zeros(len(coords), bool)
+            same[1:] = (vid[1:] == vid[:-1]) & (coords[1:] == coords[:-1]).all(axis=1)
+            coords, vid = coords[~same], vid[~same]
+            zero = np.bincount(vid, minlength=n_parts) < 2
+            if zero.any():
+                exclude(pfeat[zero], "zero length",
+                        np.array([f"part {k}: nothing left after its end was joined to a nearby line"
+                                  for k in part_no[zero]], dtype=object))
+                okp = ~zero
+                newid = np.cumsum(okp) - 1
+                keepv = okp[vid]
+                coords, vid = coords[keepv], newid[vid[keepv]]
+                pfeat, part_no, plevel = pfeat[okp], part_no[okp], plevel[okp]
+                ok_extra = okp[extra_part]
+                extra_part, extra_pt = newid[extra_part[ok_extra]], extra_pt[ok_extra]
+                n_parts = len(pfeat)
+            counts = np.bincount(vid, minlength=n_parts)
+            starts = np.cumsum(counts) - counts
+            ends = starts + counts - 1
 
     # 3. crossings and touches
     lines = shapely.linestrings(coords, indices=vid) if n_parts else np.zeros(0, object)
@@ -484,7 +506,8 @@ def edges_from_lines(gdf, *, tolerance_m: float = 1.0, class_field: str | None =
     def point_at(g, part):
         s = np.searchsorted(gv, g, side="right") - 1
         s = np.clip(s, starts[part], ends[part] - 1)
-        f = np.clip((g - gv[s]) / seg[s + 1], 0.0, 1.0)
+        step = seg[s + 1]
+        f = np.clip(np.divide(g - gv[s], step, out=np.zeros(len(s)), where=step > 0), 0.0, 1.0)
         return coords[s] + f[:, None] * (coords[s + 1] - coords[s])
 
     p0 = point_at(g0, piece_part)

@@ -14,8 +14,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# conda-forge name -> pip name, where the two differ (all the current ones are the same).
-CONDA_TO_PIP = {"matplotlib-base": "matplotlib", "pytables": "tables"}
+# conda-forge name -> pip name, where the two differ (pyosmium is `osmium` on PyPI).
+CONDA_TO_PIP = {"matplotlib-base": "matplotlib", "pytables": "tables", "pyosmium": "osmium"}
 # Conda packages that are the interpreter / tooling, not Python dependencies.
 CONDA_ONLY = {"python", "pip"}
 FORBIDDEN = {"coverage", "pytest-cov"}
