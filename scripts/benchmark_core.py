@@ -39,8 +39,9 @@ from scipy.sparse.csgraph import dijkstra
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from coverage.access import build_access_graph, nearest  # noqa: E402
-from coverage.network import from_edge_arrays, load_network  # noqa: E402
+from coverage.core.access import build_access_graph, nearest  # noqa: E402
+from coverage.core.network import from_edge_arrays  # noqa: E402
+from coverage.io.network import load_network  # noqa: E402
 
 CUTOFF_M = 1000.0
 CRS = pyproj.CRS("EPSG:32635")

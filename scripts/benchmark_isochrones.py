@@ -31,7 +31,7 @@ from scipy.sparse.csgraph import dijkstra
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from coverage.isochrones import (DEFAULT_BUFFER_M, DEFAULT_QUAD_SEGS,  # noqa: E402
+from coverage.core.isochrones import (DEFAULT_BUFFER_M, DEFAULT_QUAD_SEGS,  # noqa: E402
                                  _facility_edge_pairs, _pieces, category_circles, cut_lines,
                                  edge_lines, facility_circles, network_faces)
 

@@ -29,7 +29,7 @@ from scipy.spatial import cKDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from coverage.siting import max_coverage, min_sites_for_target  # noqa: E402
+from coverage.analysis.siting import max_coverage, min_sites_for_target  # noqa: E402
 
 SIDE_M = 30_000.0
 DETOUR = 1.3

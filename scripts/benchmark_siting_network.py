@@ -16,9 +16,9 @@ import numpy as np
 from pyproj import CRS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from coverage.access import build_access_graph, nearest, reach_matrix  # noqa: E402
-from coverage.network import from_edge_arrays  # noqa: E402
-from coverage.siting import max_coverage  # noqa: E402
+from coverage.core.access import build_access_graph, nearest, reach_matrix  # noqa: E402
+from coverage.core.network import from_edge_arrays  # noqa: E402
+from coverage.analysis.siting import max_coverage  # noqa: E402
 
 
 def grid(side, spacing, rng):

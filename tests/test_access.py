@@ -10,8 +10,9 @@ import shapely
 from pyproj import CRS
 from scipy.sparse.csgraph import dijkstra
 
-from coverage.access import build_access_graph, nearest, reach_matrix, road_node_distance
-from coverage.network import from_edge_arrays, load_network, symmetric_csr_min
+from coverage.core.access import build_access_graph, nearest, reach_matrix, road_node_distance
+from coverage.core.network import from_edge_arrays, symmetric_csr_min
+from coverage.io.network import load_network
 
 UTM = CRS.from_epsg(32635)
 DATA = Path(__file__).resolve().parents[1] / "data" / "sample"

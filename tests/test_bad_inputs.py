@@ -6,6 +6,7 @@ YAML is the sample's (data/sample/study.yaml) with absolute paths."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -23,11 +24,13 @@ from rasterio.warp import Resampling, calculate_default_transform, reproject
 
 from coverage.cli import main as cli_main
 from coverage.config import load_config
-from coverage.coords import wgs84_to_gcj02
-from coverage.crs import utm_crs_for
-from coverage.demand import community_population, demand_points
+from coverage.io.coords import wgs84_to_gcj02
+from coverage.core.crs import utm_crs_for
+from coverage.analysis.demand import community_population
+from helpers import demand_from_raster
 from coverage.errors import InputError
-from coverage.loaders import load_communities, load_facilities
+from coverage.io.communities import load_communities
+from coverage.io.facilities import load_facilities
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -118,7 +121,7 @@ def test_good_walk_speed_accepted(tmp_path):
     raw = _sample_cfg()
     raw["analysis"]["walk_speed_kmh"] = 3
     cfg = load_config(write_yaml(tmp_path, raw))
-    assert cfg["analysis"]["walk_speed_kmh"] == 3
+    assert cfg.analysis.walk_speed_kmh == 3
 
 
 def test_unknown_category_in_thresholds(tmp_path):
@@ -160,7 +163,7 @@ def test_gbk_shapefile_without_cpg_is_detected(tmp_path):
     raw["communities"]["layer"] = None
     cfg = load_config(write_yaml(tmp_path, raw))
     with pytest.raises(InputError) as e:
-        load_communities(cfg, CRS)
+        load_communities(cfg.communities, CRS)
     assert_message(e.value, file=shp, field="communities.encoding", fix_words=("communities.encoding: GBK",))
     assert "社区" in e.value.message          # the message shows what the text should read
 
@@ -170,7 +173,7 @@ def test_gbk_shapefile_reads_right_with_encoding(tmp_path):
     raw = _sample_cfg()
     raw["communities"].update(path=str(shp), layer=None, encoding="GBK")
     cfg = load_config(write_yaml(tmp_path, raw))
-    comm, _, _ = load_communities(cfg, CRS)
+    comm, _, _ = load_communities(cfg.communities, CRS)
     want = communities_gdf().set_index("code")["name_zh"]
     got = comm.set_index("community_id")["name"]
     assert got.sort_index().tolist() == want.sort_index().tolist()
@@ -187,7 +190,7 @@ def test_latin1_names_are_not_flagged(tmp_path):
     shp.with_suffix(".cpg").unlink(missing_ok=True)
     raw = _sample_cfg()
     raw["communities"].update(path=str(shp), layer=None)
-    comm, _, _ = load_communities(load_config(write_yaml(tmp_path, raw)), CRS)
+    comm, _, _ = load_communities(load_config(write_yaml(tmp_path, raw)).communities, CRS)
     assert "Töölö" in set(comm.name)
 
 
@@ -206,12 +209,12 @@ def test_missing_prj_projected_asks_for_crs(tmp_path):
     raw["communities"].update(path=str(shp), layer=None)
     cfg = load_config(write_yaml(tmp_path, raw))
     with pytest.raises(InputError) as e:
-        load_communities(cfg, CRS)
+        load_communities(cfg.communities, CRS)
     assert_message(e.value, file=shp, field="communities.crs", fix_words=("communities.crs",))
     # with the CRS given, the same file loads and matches the sample areas
     raw["communities"]["crs"] = CRS.to_string()
-    comm, _, _ = load_communities(load_config(write_yaml(tmp_path, raw, "ok.yaml")), CRS)
-    ref, _, _ = load_communities(load_config(write_yaml(tmp_path, _sample_cfg(), "ref.yaml")), CRS)
+    comm, _, _ = load_communities(load_config(write_yaml(tmp_path, raw, "ok.yaml")).communities, CRS)
+    ref, _, _ = load_communities(load_config(write_yaml(tmp_path, _sample_cfg(), "ref.yaml")).communities, CRS)
     assert np.allclose(comm.area.to_numpy(), ref.area.to_numpy(), rtol=1e-6)
 
 
@@ -219,9 +222,9 @@ def test_missing_prj_lonlat_is_assumed_wgs84_and_said(tmp_path):
     shp = _shapefile_without_prj(tmp_path, communities_gdf(), "comm_ll")
     raw = _sample_cfg()
     raw["communities"].update(path=str(shp), layer=None)
-    comm, report, _ = load_communities(load_config(write_yaml(tmp_path, raw)), CRS)
+    comm, report, _ = load_communities(load_config(write_yaml(tmp_path, raw)).communities, CRS)
     assert "EPSG:4326" in report["crs_note"] and "communities.crs" in report["crs_note"]
-    ref, ref_report, _ = load_communities(load_config(write_yaml(tmp_path, _sample_cfg(), "ref.yaml")), CRS)
+    ref, ref_report, _ = load_communities(load_config(write_yaml(tmp_path, _sample_cfg(), "ref.yaml")).communities, CRS)
     assert "crs_note" not in ref_report
     assert np.allclose(comm.area.to_numpy(), ref.area.to_numpy(), rtol=1e-6)
 
@@ -229,7 +232,7 @@ def test_missing_prj_lonlat_is_assumed_wgs84_and_said(tmp_path):
 # --------------------------------------------------------- 4. swapped lon/lat
 
 def _area(cfg):
-    comm, _, _ = load_communities(cfg, CRS)
+    comm, _, _ = load_communities(cfg.communities, CRS)
     area = shapely.union_all(comm.geometry.values)
     return area, shapely.buffer(area, 1300.0)
 
@@ -240,7 +243,7 @@ def test_swapped_lonlat_all_rows_stops_with_the_swap_hint(tmp_path):
     cfg = load_config(write_yaml(tmp_path, raw))
     area, buf = _area(cfg)
     with pytest.raises(InputError) as e:
-        load_facilities(cfg, CRS, buf, area)
+        load_facilities(cfg.facilities, CRS, buf, area)
     msg = e.value.message
     assert "facilities.csv" in msg and "facilities.x" in msg and "look swapped" in msg
     assert "set x: lon and y: lat" in msg
@@ -256,7 +259,7 @@ def test_swapped_lonlat_some_rows_listed_with_hint(tmp_path):
     raw["facilities"]["path"] = str(csv)
     cfg = load_config(write_yaml(tmp_path, raw))
     area, buf = _area(cfg)
-    fac, excl, report = load_facilities(cfg, CRS, buf, area)
+    fac, excl, report = load_facilities(cfg.facilities, CRS, buf, area)
     out = excl[excl.reason == "outside the study area and its buffer"]
     assert set(out.feature_id) == set(df.id[swap].astype(str))        # every swapped row is listed
     assert "look swapped" in report["hint"]
@@ -285,7 +288,7 @@ def test_gcj02_not_declared_falls_off_declared_lands_inside(tmp_path):
     raw["facilities"].update(path=str(tmp_path / "km.csv"), coord_system="wgs84")
     raw["facilities"]["fields"] = {"id": "id", "name": "name", "category": "category"}
     cfg = load_config(write_yaml(tmp_path, raw))
-    c, _, _ = load_communities(cfg, crs)
+    c, _, _ = load_communities(cfg.communities, crs)
     area = shapely.union_all(c.geometry.values)
     buf = shapely.buffer(area, 20.0)
     # the GCJ-02 offset here is several hundred metres: enough to move every facility out of the square and its 20 m buffer
@@ -293,10 +296,10 @@ def test_gcj02_not_declared_falls_off_declared_lands_inside(tmp_path):
     off = np.hypot(g.x.to_numpy() - (centre.x + dx), g.y.to_numpy() - (centre.y + dy))
     assert (off > 250).all() and (off < 1000).all()
     with pytest.raises(InputError) as e:
-        load_facilities(cfg, crs, buf, area)
+        load_facilities(cfg.facilities, crs, buf, area)
     assert "coord_system" in e.value.message and "GCJ-02" in e.value.message
-    cfg["facilities"]["coord_system"] = "gcj02"
-    fac, excl, _ = load_facilities(cfg, crs, buf, area)
+    cfg = dataclasses.replace(cfg, facilities=dataclasses.replace(cfg.facilities, coord_system="gcj02"))
+    fac, excl, _ = load_facilities(cfg.facilities, crs, buf, area)
     assert len(fac) == 6 and fac.inside_area.all()
     err = np.hypot(fac.set_index("facility_id").loc[[f"F{i}" for i in range(6)]].geometry.x.to_numpy() - (centre.x + dx),
                    fac.set_index("facility_id").loc[[f"F{i}" for i in range(6)]].geometry.y.to_numpy() - (centre.y + dy))
@@ -313,7 +316,7 @@ def test_empty_layer(tmp_path):
     raw["communities"]["path"] = str(gp)
     cfg = load_config(write_yaml(tmp_path, raw))
     with pytest.raises(InputError) as e:
-        load_communities(cfg, CRS)
+        load_communities(cfg.communities, CRS)
     assert_message(e.value, file=gp, field="communities.path")
     assert "empty" in e.value.problem
 
@@ -327,7 +330,7 @@ def test_duplicate_community_ids_listed(tmp_path):
     raw = _sample_cfg()
     raw["communities"]["path"] = str(gp)
     with pytest.raises(InputError) as e:
-        load_communities(load_config(write_yaml(tmp_path, raw)), CRS)
+        load_communities(load_config(write_yaml(tmp_path, raw)).communities, CRS)
     assert_message(e.value, file=gp, field="communities.fields.id", fix_words=("unique",))
     assert "HK01, HK05" in e.value.problem and "HK03" not in e.value.problem
 
@@ -343,7 +346,7 @@ def test_bowtie_repaired_and_counted(tmp_path):
     g.to_file(gp, layer="communities")
     raw = _sample_cfg()
     raw["communities"]["path"] = str(gp)
-    comm, report, _ = load_communities(load_config(write_yaml(tmp_path, raw)), CRS)
+    comm, report, _ = load_communities(load_config(write_yaml(tmp_path, raw)).communities, CRS)
     assert report["invalid_repaired"] == 1 and report["invalid_ids"] == ["HK01"]
     assert shapely.is_valid(comm.geometry.values).all()
     hk01 = comm.set_index("community_id").geometry["HK01"]
@@ -354,8 +357,8 @@ def test_bowtie_repaired_and_counted(tmp_path):
 def _sample_demand(tmp_path, raster):
     raw = _sample_cfg()
     cfg = load_config(write_yaml(tmp_path, raw, "d.yaml"))
-    comm, _, _ = load_communities(cfg, CRS)
-    d, rep = demand_points(comm, raster, CRS)
+    comm, _, _ = load_communities(cfg.communities, CRS)
+    d, rep = demand_from_raster(comm, raster, CRS)
     return comm, d, rep
 
 
@@ -402,9 +405,9 @@ def test_raster_that_does_not_overlap(tmp_path):
             dst.write(src.read(1), 1)
     raw = _sample_cfg()
     cfg = load_config(write_yaml(tmp_path, raw))
-    comm, _, _ = load_communities(cfg, CRS)
+    comm, _, _ = load_communities(cfg.communities, CRS)
     with pytest.raises(InputError) as e:
-        demand_points(comm, dst_path, CRS)
+        demand_from_raster(comm, dst_path, CRS)
     assert_message(e.value, file=dst_path, field="population.path", fix_words=("raster of this region",))
     assert "does not overlap" in e.value.problem
 
@@ -415,7 +418,7 @@ def test_missing_category_column_names_field_and_columns(tmp_path):
     cfg = load_config(write_yaml(tmp_path, raw))
     area, buf = _area(cfg)
     with pytest.raises(InputError) as e:
-        load_facilities(cfg, CRS, buf, area)
+        load_facilities(cfg.facilities, CRS, buf, area)
     assert_message(e.value, file=SAMPLE / "facilities.csv", field="facilities.fields.category")
     for col in ("id", "name", "category", "lon", "lat"):
         assert col in e.value.problem
@@ -525,8 +528,8 @@ def test_run_lists_unsnapped_demand_and_swapped_facilities(tmp_path, capsys):
     assert fx.detail.str.contains("look swapped", regex=False).all()
     # unsnapped demand: listed one row per demand point with its population
     cfg = load_config(p)
-    comm, _, _ = load_communities(cfg, CRS)
-    d, _ = demand_points(comm, cfg["population"]["path"], CRS)
+    comm, _, _ = load_communities(cfg.communities, CRS)
+    d, _ = demand_from_raster(comm, cfg.population.path, CRS)
     ux = ex[(ex.layer == "population") & ex.reason.str.contains("max_snap_m = 1", regex=False)]
     listed = ux.detail.str.extract(r"population ([0-9.]+)")[0].astype(float)
     assert listed.notna().all()

@@ -7,17 +7,19 @@ import rasterio
 from affine import Affine
 from shapely.geometry import MultiPolygon, box
 
-from coverage.demand import demand_points
-from coverage.loaders import load_communities
+from helpers import demand_from_raster
+from coverage.config import StudyConfig
+from coverage.io.communities import load_communities
 
 CRS = "EPSG:32650"
 
 
 def _cfg(path):
-    return {"communities": {"path": str(path), "layer": None, "encoding": None, "crs": None,
-                            "fields": {"id": "code", "name": "name", "township": "tw", "type": "type",
-                                       "households": "hh", "population": None},
-                            "urban_values": ["urban"], "rural_values": ["rural"]}}
+    return StudyConfig.from_dict({"communities": {"path": str(path),
+                                                  "fields": {"id": "code", "name": "name", "township": "tw",
+                                                             "type": "type", "households": "hh"},
+                                                  "urban_values": ["urban"], "rural_values": ["rural"]}},
+                                 require_paths=False)
 
 
 def test_overlap_is_measured_and_population_counted_once(tmp_path):
@@ -29,7 +31,7 @@ def test_overlap_is_measured_and_population_counted_once(tmp_path):
                                                  box(500200, 3000200, 500300, 3000300)])], crs=CRS)
     p = tmp_path / "comm.gpkg"
     g.to_file(p, layer="c")
-    comm, report, overlaps = load_communities(_cfg(p), CRS)
+    comm, report, overlaps = load_communities(_cfg(p).communities, CRS)
     assert report["overlap_pairs"] == 1 and report["overlap_m2"] == pytest.approx(10000)
     assert list(overlaps.iloc[0][["community_a", "community_b"]]) == ["a", "b"]
     assert comm.set_index("community_id").geometry["c"].geom_type == "MultiPolygon"
@@ -39,7 +41,7 @@ def test_overlap_is_measured_and_population_counted_once(tmp_path):
     with rasterio.open(r, "w", driver="GTiff", width=3, height=3, count=1, dtype="float32", crs=CRS,
                        transform=tr, nodata=-9999) as dst:
         dst.write(np.full((1, 3, 3), 100.0, dtype="float32"))
-    d, _ = demand_points(comm, r, comm.crs)
+    d, _ = demand_from_raster(comm, r, comm.crs)
     s = d.groupby("community_id").population.sum()
     # a keeps the overlap (lower code): 200; b: 100; c: two cells 200; the middle top cell is outside
     assert s["a"] == pytest.approx(200) and s["b"] == pytest.approx(100) and s["c"] == pytest.approx(200)
@@ -54,5 +56,5 @@ def test_duplicate_codes_stop_with_the_codes_listed(tmp_path):
     p = tmp_path / "dup.gpkg"
     g.to_file(p)
     with pytest.raises(InputError) as e:
-        load_communities(_cfg(p), CRS)
+        load_communities(_cfg(p).communities, CRS)
     assert "x1" in str(e.value) and "communities.fields.id" in str(e.value) and str(p) in str(e.value)

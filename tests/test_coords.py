@@ -7,8 +7,8 @@ import pandas as pd
 import pyproj
 import pytest
 
-from coverage import coords
-from coverage.coords import (bd09_to_gcj02, bd09_to_wgs84, gcj02_to_bd09, gcj02_to_wgs84,
+from coverage.io import coords
+from coverage.io.coords import (bd09_to_gcj02, bd09_to_wgs84, gcj02_to_bd09, gcj02_to_wgs84,
                              out_of_china, to_wgs84, wgs84_to_bd09, wgs84_to_gcj02)
 from coverage.errors import InputError
 

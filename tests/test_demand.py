@@ -9,7 +9,7 @@ import rasterio
 import rasterio.features
 from affine import Affine
 
-from coverage.demand import demand_points
+from helpers import demand_from_raster
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sample"
 
@@ -34,7 +34,7 @@ def test_community_population_matches_zonal_sum_within_one_percent():
     comm = gpd.read_file(DATA / "communities.gpkg").rename(columns={"code": "community_id"})
     comm = comm.to_crs(32635)
     comm["township"] = comm["township"].astype(str)
-    d, rep = demand_points(comm, DATA / "population.tif", comm.crs)
+    d, rep = demand_from_raster(comm, DATA / "population.tif", comm.crs)
     got = d.groupby("community_id").population.sum()
     ref = supersampled_zonal_sum(comm, DATA / "population.tif")
     for c, v in ref.items():
@@ -56,6 +56,6 @@ def test_cells_cut_by_a_boundary_are_split_by_area(tmp_path):
     comm = gpd.GeoDataFrame({"community_id": ["a", "b"], "township": ["t", "t"], "type": ["urban", "rural"]},
                             geometry=[box(500000, 6000000, 500030, 6000100), box(500030, 6000000, 500100, 6000100)],
                             crs=32635)
-    d, _ = demand_points(comm, p, comm.crs)
+    d, _ = demand_from_raster(comm, p, comm.crs)
     s = d.groupby("community_id").population.sum()
     assert s["a"] == pytest.approx(30) and s["b"] == pytest.approx(70)

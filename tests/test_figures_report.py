@@ -6,26 +6,20 @@ import re
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 import shapely
 from PIL import Image
 
-from coverage import figures as F
-from coverage.config import load_config
-from coverage.pipeline import run
-from coverage.report import HEADINGS, write_report
+from coverage.report import figures as F
+from coverage.report.html import HEADINGS, write_report
 
 CJK = re.compile(r"[\u2e80-\u9fff]")
 
 
 @pytest.fixture(scope="module")
-def res():
-    cfg = load_config("data/sample/study.yaml")
-    cfg["analysis"]["circles"] = False  # the figures do not draw circles; keeps the test fast
-    r = run(cfg, echo=None)
-    r.categories = ["elderly_care", "health", "childcare", "fitness"]  # three with gaps, one without
-    return r
+def res(sample_results):
+    # three categories with gaps, one without
+    return sample_results.only(["elderly_care", "health", "childcare", "fitness"])
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +107,7 @@ def test_coverage_map_reads_in_greyscale(res):
 
 def test_english_fallback_without_cjk_font(res, tmp_path, monkeypatch):
     monkeypatch.setattr(F, "find_cjk_font", lambda: None)
-    res = copy.copy(res)
-    res.categories = ["health"]
+    res = res.only(["health"])
     with pytest.warns(UserWarning, match="CJK"):
         out = F.make_figures(res, tmp_path, lang="zh")
     assert out.lang == "en" and out.font is None and out.notes and "English" in out.notes[0]
@@ -144,7 +137,7 @@ def report(res, figs, tmp_path_factory):
 
 def test_report_content(res, figs, report):
     doc = report.read_text(encoding="utf-8")
-    lang = res.cfg["output"]["lang"]
+    lang = res.config.output.lang
     for h in HEADINGS[lang].values():
         assert f"<h2>{h}</h2>" in doc
     area = res.indicators[res.indicators.level == "area"]

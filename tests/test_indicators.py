@@ -29,9 +29,10 @@ import pytest
 from scipy import sparse
 
 from coverage.errors import InputError
-from coverage.indicators import (MEASURED, NM_AREA, NM_HH, NM_LEVEL, NM_NO_HH, NM_POP, evaluate,
-                                 to_markdown)
-from coverage.standards import list_profiles, validate_profile
+from coverage.analysis.indicators import MEASURED, NM_AREA, NM_HH, NM_LEVEL, NM_NO_HH, NM_POP, evaluate
+from coverage.report.markdown import to_markdown
+from coverage.analysis.standards import validate_profile
+from coverage.io.profiles import list_profiles, load_profile
 
 INF = np.inf
 SPEED = 80.0
@@ -468,7 +469,7 @@ def test_inputs_are_not_modified():
     c0, f0, d0 = c.copy(), f.copy(), d.copy()
     k0 = {key: v.copy() for key, v in k.items()}
     for pid in list_profiles():
-        evaluate(pid, c, f, d, k, SPEED)
+        evaluate(load_profile(pid), c, f, d, k, SPEED)
     pd.testing.assert_frame_equal(c, c0)
     pd.testing.assert_frame_equal(f, f0)
     pd.testing.assert_frame_equal(d, d0)
@@ -480,7 +481,7 @@ def test_inputs_are_not_modified():
                                  "guangdong_13th"])
 def test_packaged_profiles_give_honest_rows(pid):
     c, f, d, k = study()
-    df = evaluate(pid, c, f, d, k, SPEED)
+    df = evaluate(load_profile(pid), c, f, d, k, SPEED)
     assert set(df.level) <= {"area", "township", "community"}
     measured = df.status == MEASURED
     assert df.status[~measured].str.startswith("not measurable: ").all()
@@ -490,7 +491,7 @@ def test_packaged_profiles_give_honest_rows(pid):
     assert (df.gap[measured] >= 0).all()
     # every indicator has an area row
     assert set(df[df.level == "area"].indicator_id) == set(df.indicator_id)
-    again = evaluate(pid, c, f, d, k, SPEED)            # deterministic
+    again = evaluate(load_profile(pid), c, f, d, k, SPEED)            # deterministic
     pd.testing.assert_frame_equal(df, again)
 
 

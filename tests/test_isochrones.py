@@ -17,7 +17,7 @@ from scipy.spatial import cKDTree
 from shapely import LineString, Point
 
 from coverage.errors import InputError
-from coverage.isochrones import (category_circles, cut_lines, edge_lines, facility_circles,
+from coverage.core.isochrones import (category_circles, cut_lines, edge_lines, facility_circles,
                                  network_faces, reached_segments)
 
 BUF = 10.0
@@ -451,7 +451,7 @@ def test_fully_reached_block_keeps_its_hole():
 
 
 def test_group_union_in_chunks_equals_union_per_group():
-    from coverage.isochrones import _union_groups
+    from coverage.core.isochrones import _union_groups
     rng = np.random.default_rng(0)
     group = np.sort(rng.integers(0, 50, 400))
     discs = shapely.buffer(shapely.points(rng.uniform(0, 100, (400, 2))), 5)

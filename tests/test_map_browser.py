@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from coverage import CATEGORY_LABELS_ZH
-from coverage.webmap import COVERAGE_CLASS_COLOURS, NO_DATA_COLOUR
+from coverage.report.webmap import COVERAGE_CLASS_COLOURS, NO_DATA_COLOUR
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "data" / "sample" / "study.yaml"
@@ -45,10 +45,8 @@ function descendants(layer) {   // the layer itself plus everything nested in it
 
 
 @pytest.fixture(scope="module")
-def demo_map(tmp_path_factory):
-    from coverage.cli import main
-    out = tmp_path_factory.mktemp("demo_run")
-    main(["run", "--config", str(CONFIG), "--out", str(out), "--quiet"])
+def demo_map(sample_out):
+    out = sample_out
     html = out / "map.html"
     assert html.is_file(), f"the run wrote no {html}"
     return out

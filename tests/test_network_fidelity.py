@@ -14,9 +14,10 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry import LineString
 
-from coverage.access import build_access_graph, nearest
-from coverage.network import from_edge_arrays, load_network, walkable_mask
-from coverage.roads import edges_from_lines
+from coverage.core.access import build_access_graph, nearest
+from coverage.core.network import from_edge_arrays
+from coverage.io.network import load_network, walkable_mask
+from coverage.core.roads import edges_from_lines
 
 UTM = CRS.from_epsg(32650)
 DATA = Path(__file__).resolve().parents[1] / "data" / "sample"

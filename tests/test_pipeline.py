@@ -8,20 +8,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coverage.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample" / "study.yaml"
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory):
-    outs = []
-    for i in range(2):
-        out = tmp_path_factory.mktemp(f"run{i}")
-        assert main(["run", "--config", str(SAMPLE), "--out", str(out), "--quiet"]) == 0
-        outs.append(out)
-    return outs
+def two_runs(sample_out, tmp_path_factory):
+    """The session's in-process run and a second run of the command line in another process: the
+    same inputs must give byte-identical tables across processes, not only within one."""
+    out = tmp_path_factory.mktemp("run_subprocess")
+    p = subprocess.run([sys.executable, "-m", "coverage", "run", "--config", str(SAMPLE), "--out", str(out),
+                        "--quiet", "--timings"], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "Traceback" not in p.stderr
+    assert "Step timings" in p.stdout
+    return [sample_out, out]
 
 
 TABLES = ["coverage_by_community.csv", "coverage_summary.csv", "excluded.csv", "indicators.csv",
@@ -60,17 +62,28 @@ def test_tables_are_consistent(two_runs):
     eld = area[(area.category == "elderly_care")]
     assert (eld.coverage_rate == 0).all()
     assert (area[area.threshold_min == 5].coverage_rate < 1).all()
-    # the total population counted equals the raster population inside the communities
+    # conservation: population in the communities + population listed as excluded = the raster's total
+    # (an independent rasterio sum; the sample raster lies wholly within the area read)
+    import rasterio
+    with rasterio.open(ROOT / "data" / "sample" / "population.tif") as src:
+        band = src.read(1, masked=True)
+    raster_total = float(band.sum())
     ex = pd.read_csv(out / "excluded.csv", encoding="utf-8-sig")
-    lost = ex[ex.layer == "population"]
-    assert len(lost) >= 1  # edge cells outside the communities are listed, not silently dropped
+    lost = ex[(ex.layer == "population") & ex.feature_id.str.startswith("cells")]
+    listed = lost.detail.str.extract(r"([\d.]+) people")[0].astype(float).sum()
+    in_communities = area[(area.category == "health") & (area.threshold_min == 15)].population.iloc[0]
+    assert listed > 0
+    assert in_communities + listed == pytest.approx(raster_total, rel=1e-3)
 
 
 def test_layers_and_map(two_runs):
     import pyogrio
     out = two_runs[0]
     names = {n for n, _ in pyogrio.list_layers(out / "layers.gpkg")}
-    assert {"communities", "facilities", "demand_points", "life_circles", "gaps", "suggested_sites"} <= names
+    assert {"communities", "facilities", "demand_points", "life_circles", "facility_circles", "gaps",
+            "suggested_sites"} <= names
+    run_json = (two_runs[1] / "run.json").read_text(encoding="utf-8")
+    assert '"bounded multi-source shortest paths per category"' in run_json and '"peak_rss_mb"' in run_json
     html = (out / "map.html").read_text(encoding="utf-8")
     # Leaflet is inlined so the map draws offline (no CDN link for it)
     assert "/leaflet.js\"" not in html and "L.map(" in html and "Leaflet" in html

@@ -4,12 +4,10 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import rasterio
 
-from coverage.config import load_config
-from coverage.pipeline import run
+from coverage.study import Study
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
@@ -29,10 +27,10 @@ def test_health_coverage_weighed_by_the_elderly_raster(tmp_path):
                   "population:\n  path: population.tif\n  groups: {elderly: elderly.tif}\n  group_for: {health: elderly}")
     y = y.replace("siting:\n", "siting:\n  enabled: false\n")
     (tmp_path / "study.yaml").write_text(y, encoding="utf-8")
-    res = run(load_config(tmp_path / "study.yaml"), echo=None)
+    res = Study.from_yaml(tmp_path / "study.yaml").coverage()
     d = res.demand
-    from coverage.demand import demand_points
-    direct, _ = demand_points(res.communities, tmp_path / "elderly.tif", res.crs)
+    from helpers import demand_from_raster
+    direct, _ = demand_from_raster(res.communities, tmp_path / "elderly.tif", res.crs)
     # the group population is conserved when attached to the demand points, community by community
     assert d["pop_elderly"].sum() == pytest.approx(direct.population.sum())
     got = d.groupby("community_id").pop_elderly.sum()

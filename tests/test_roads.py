@@ -22,7 +22,8 @@ from scipy.spatial import cKDTree
 from shapely.geometry import LineString, MultiLineString, Point
 
 from coverage.errors import InputError
-from coverage.roads import RoadGraph, edges_from_lines, read_roads
+from coverage.core.roads import RoadGraph, edges_from_lines
+from coverage.io.roads import read_roads
 
 CRS = "EPSG:4547"  # CGCS2000 / 3-degree Gauss-Kruger CM 114E (metres)
 
@@ -494,3 +495,32 @@ def test_helsinki_default_tolerance_agrees_within_the_tolerance(helsinki):
     assert np.all(d_road[fin] >= d_lo[fin] - 1e-6)
     # and the sandwich is not vacuous: the bounds are within a few metres of OSM
     assert np.median(d_up[fin] - d_lo[fin]) < 1e-6 and np.max(d_up[fin] - d_lo[fin]) < 20
+
+
+def test_end_joined_onto_its_own_next_vertex_is_not_a_zero_length_segment():
+    # the stem's end (5, 0.5) is joined to the bar at (5, 0), which is its own next vertex
+    bar = LineString([(0, 0), (10, 0)])
+    stem = LineString([(5, 0.5), (5, 0), (5, 10)])
+    g = edges_from_lines(gdf([bar, stem]), tolerance_m=1.0)
+    check_invariants(g)
+    assert (g.n_nodes, g.n_edges) == (4, 3)
+    assert g.report["snapped_dangling_ends"] == 1 and g.report["components"] == 1
+    np.testing.assert_allclose(np.sort(g.edge_length), [5, 5, 10])
+    assert np.all([len(shapely.get_coordinates(e)) == 2 for e in g.edge_geometry])
+
+
+def test_part_with_both_ends_joined_to_one_point_is_listed_as_zero_length():
+    # both ends of the short line are nearest to the tip of the V: nothing is left of it
+    vee = LineString([(0, -1), (5, 0), (0, 1)])
+    short = LineString([(5.5, 0.55), (5.5, -0.55)])
+    far = LineString([(20, 0), (30, 0)])
+    g = edges_from_lines(gdf([vee, short, far]), tolerance_m=1.0)
+    check_invariants(g)
+    assert (g.n_nodes, g.n_edges) == (5, 3)
+    node_at(g, 5, 0)
+    np.testing.assert_allclose(np.sort(g.edge_length), [26 ** 0.5, 26 ** 0.5, 10])
+    assert g.report["snapped_dangling_ends"] == 2 and g.report["parts"] == 2
+    assert g.report["dropped"] == {"zero length": 1}
+    assert list(g.excluded["feature"]) == [1]
+    assert "nothing left" in g.excluded["detail"][0]
+    assert sorted(set(g.edge_feature)) == [0, 2]

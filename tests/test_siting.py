@@ -12,10 +12,10 @@ import scipy.sparse as sp
 import shapely
 
 from coverage.errors import InputError
-from coverage.siting import (
-    ONE_MINUS_INV_E, capacity_report, candidates_from_nodes, max_coverage, min_sites_for_target,
-    p_median,
+from coverage.analysis.siting import (
+    capacity_report, candidates_from_nodes, max_coverage, min_sites_for_target, p_median,
 )
+from coverage.analysis.siting.greedy import ONE_MINUS_INV_E
 
 
 def sets_to_cover(sets, n_demand, dist=None):

@@ -10,9 +10,10 @@ import yaml
 
 from coverage import CATEGORIES
 from coverage.errors import InputError
-from coverage.standards import (KIND_SPECS, PROFILE_DIR, load_profile, list_profiles,
+from coverage.io.profiles import PROFILE_DIR, list_profiles, load_profile
+from coverage.analysis.standards import (KIND_SPECS,
                                 required_thresholds_m, validate_profile)
-from coverage import indicators
+from coverage.analysis import indicators
 
 PACKAGED = ["diqing_14th", "guangdong_13th", "leshan_13th", "national_14th", "yunnan_13th"]
 SEEDS = {"national_14th": "003_", "diqing_14th": "002_", "yunnan_13th": "000_",

@@ -1,7 +1,6 @@
 """Plan-report tables: workbook sheets, headers and number formats, BOM CSVs, Markdown, determinism,
 and a dictionary entry for every column of every CSV the tool writes."""
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -9,17 +8,15 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from coverage.config import load_config
-from coverage.pipeline import run
-from coverage.tables import (COLUMNS, LEAD_CSVS, NUMBER_FORMATS, TABLES, build_tables, describe,
+from coverage.report.tables import (COLUMNS, LEAD_CSVS, NUMBER_FORMATS, TABLES, build_tables, describe,
                              write_tables)
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "study.yaml"
 
 
 @pytest.fixture(scope="module")
-def res():
-    return run(load_config(SAMPLE), echo=None)
+def res(sample_results):
+    return sample_results
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +163,7 @@ def test_two_runs_identical(res, tmp_path):
 
 
 def test_every_written_csv_column_is_documented(res, tmp_path):
-    from coverage.outputs import write_outputs
+    from coverage.report.outputs import write_outputs
     files = write_outputs(res, tmp_path)
     files.update(write_tables(res, tmp_path))
     lead = sorted(tmp_path.glob("*.csv"))
@@ -192,15 +189,15 @@ def test_undocumented_column_fails(res):
         describe("summary", "brand_new_column")
     with pytest.raises(KeyError):
         describe("community", "rate_not_a_category_15min")
-    bad = dataclasses.replace(res, coverage_summary=res.coverage_summary.assign(extra_col=1.0))
+    bad = res.replace(coverage_summary=res.coverage_summary.assign(extra_col=1.0))
     # the summary table selects its columns, but the lead's CSV would carry it: columns.md must fail
-    from coverage.tables import _columns_md
+    from coverage.report.tables import _columns_md
     with pytest.raises(KeyError):
         _columns_md(bad, build_tables(bad))
 
 
 def test_missing_optional_tables_still_give_headers(res, tmp_path):
-    r = dataclasses.replace(res, gaps=None, sites=None, siting_summary=None, indicators=None)
+    r = res.replace(gaps=None, sites=None, siting_summary=None, indicators=None)
     files = write_tables(r, tmp_path)
     wb = openpyxl.load_workbook(files["xlsx"])
     for key in ("gaps", "sites", "indicators"):

@@ -12,7 +12,7 @@ from shapely.geometry import Point, box
 
 from coverage import CATEGORY_LABELS_ZH
 from coverage.errors import InputError
-from coverage.webmap import (COVERAGE_CLASS_COLOURS, NO_DATA_COLOUR, _share_budget,
+from coverage.report.webmap import (COVERAGE_CLASS_COLOURS, NO_DATA_COLOUR, _share_budget,
                              classify_rate, make_map, resolve_basemap)
 
 CRS = "EPSG:32635"

@@ -1,0 +1,71 @@
+"""Service gaps: uncovered demand grouped into gap areas, ranked by population."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .coverage import covered
+
+#: How far the search for the nearest facility goes on past a category's threshold, as a multiple
+#: of it: a gap's ``nearest_facility_m`` is exact up to this many times the threshold and empty
+#: (none reached) beyond it.
+GAP_SEARCH_FACTOR = 3.0
+
+GAP_COLUMNS = ["category", "threshold_min", "threshold_m", "rank", "population", "points", "nearest_facility_m",
+               "search_limit_m", "community_id", "township", "communities", "gap_id", "area_m2"]
+
+
+def service_gaps(demand, communities, categories, thresholds, speed_m_per_min, *, join_m=75.0,
+                 search_factor=GAP_SEARCH_FACTOR):
+    """Uncovered demand points of each category (distance > threshold) within ``join_m`` of each
+    other form one gap area (union of buffers). Each gap: population, the community and township
+    holding most of it, the walk to the nearest facility (min over its points; inf = none within
+    ``search_factor`` x the threshold, given as ``search_limit_m``). Ranked by population within
+    each category. ``thresholds`` maps each category to its :class:`~coverage.config.Threshold`.
+    The frame always has :data:`GAP_COLUMNS`, also when nothing is uncovered."""
+    out = []
+    crs = demand.crs
+    for cat in categories:
+        thr = thresholds[cat]
+        t = thr.metres
+        unc = demand[~covered(demand[f"dist_{cat}"].to_numpy(), t)]
+        if len(unc) == 0:
+            continue
+        buf = shapely.buffer(unc.geometry.values, join_m, quad_segs=4)
+        parts = shapely.get_parts(shapely.union_all(buf))
+        tree = shapely.STRtree(parts)
+        pi, gi = tree.query(unc.geometry.values, predicate="intersects")
+        order = np.lexsort((gi, pi))
+        pi, gi = pi[order], gi[order]
+        first = np.ones(len(pi), bool)
+        first[1:] = pi[1:] != pi[:-1]
+        gid = np.full(len(unc), -1)
+        gid[pi[first]] = gi[first]
+        df = pd.DataFrame({"gap": gid, "population": unc.population.values, "community_id": unc.community_id.values,
+                           "township": unc.township.values, "dist": unc[f"dist_{cat}"].values})
+        agg = df.groupby("gap").agg(population=("population", "sum"), points=("population", "size"),
+                                    nearest_facility_m=("dist", "min"))
+        main = (df.groupby(["gap", "community_id", "township"])["population"].sum().reset_index()
+                .sort_values(["gap", "population", "community_id"], ascending=[True, False, True])
+                .drop_duplicates("gap").set_index("gap"))
+        agg["community_id"] = main["community_id"]
+        agg["township"] = main["township"]
+        agg["communities"] = df.groupby("gap")["community_id"].agg(lambda s: ";".join(sorted(set(s))))
+        g = gpd.GeoDataFrame(agg.reset_index(drop=False), geometry=parts[agg.index.to_numpy()], crs=crs)
+        g = g.sort_values(["population", "gap"], ascending=[False, True], kind="stable").reset_index(drop=True)
+        g.insert(0, "category", cat)
+        g.insert(1, "threshold_min", thr.minutes_at(speed_m_per_min))
+        g.insert(2, "threshold_m", round(t, 1))
+        g.insert(3, "rank", np.arange(1, len(g) + 1))
+        g["search_limit_m"] = round(t * search_factor, 1)
+        g["gap_id"] = [f"{cat}-{i}" for i in g["rank"]]
+        g["area_m2"] = g.geometry.area
+        out.append(g.drop(columns="gap")[GAP_COLUMNS + ["geometry"]])
+    if not out:
+        empty = {c: pd.Series(dtype=object if c in ("category", "community_id", "township", "communities", "gap_id")
+                               else float) for c in GAP_COLUMNS}
+        return gpd.GeoDataFrame(empty, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
+    return pd.concat(out, ignore_index=True)

@@ -1,0 +1,69 @@
+"""Reading standards profiles: the packaged plans (``coverage/profiles/*.yaml``) or a planner's copy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from ..analysis.standards import DEFAULT_PROFILE, Profile, validate_profile
+from ..errors import InputError
+
+PROFILE_DIR = Path(__file__).resolve().parents[1] / "profiles"
+
+
+def list_profiles() -> list[str]:
+    """Ids of the profiles packaged with the toolkit (file stems in coverage/profiles)."""
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    s = str(name_or_path)
+    p = Path(s).expanduser()
+    looks_like_path = p.suffix.lower() in (".yaml", ".yml") or "/" in s or "\\" in s
+    if looks_like_path:
+        if not p.is_file():
+            raise InputError("profile file not found", file=s, field="profile",
+                             fix="give an existing YAML file or one of the packaged ids: "
+                                 + ", ".join(list_profiles()))
+        return p
+    packaged = PROFILE_DIR / f"{s}.yaml"
+    if packaged.is_file():
+        return packaged
+    if p.is_file():
+        return p
+    raise InputError(f"unknown profile '{s}'", field="profile",
+                     fix="use one of the packaged ids (" + ", ".join(list_profiles())
+                         + ") or the path of your own profile YAML")
+
+
+def load_profile(name_or_path: str | Path = DEFAULT_PROFILE) -> Profile:
+    """Load and validate a profile by packaged id or path; raises InputError on any mistake."""
+    path = _resolve(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise InputError(f"profile is not valid YAML: {exc}", file=path,
+                         fix="fix the YAML syntax (indentation, colons, quotes)") from None
+    except UnicodeDecodeError:
+        raise InputError("profile is not UTF-8 text", file=path,
+                         fix="save the file as UTF-8") from None
+    return validate_profile(raw, path)
+
+
+def resolve_profile(name_or_path, *, base=".", file=None) -> str:
+    """Check a profile setting before any work: a packaged id stays an id, a path becomes absolute
+    (relative to the YAML's folder), and the profile is loaded once so that a mistake in it stops
+    the run now. Returns the id or the absolute path."""
+    s = str(name_or_path).strip()
+    p = Path(s).expanduser()
+    if (p.suffix.lower() in (".yaml", ".yml") or "/" in s or "\\" in s) and not p.is_absolute():
+        p = Path(base) / p
+        s = str(p)
+    try:
+        load_profile(s)
+    except InputError as exc:
+        if exc.file is None:
+            exc = InputError(exc.problem, file=file, field=exc.field or "profile", fix=exc.fix)
+        raise exc
+    return s

@@ -1,0 +1,147 @@
+"""Reading vector layers: encodings (GBK mojibake), missing .prj, configured fields, and the rows
+of excluded.csv."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+
+from ..errors import InputError
+
+EXCLUDED_COLUMNS = ["layer", "file", "feature_id", "reason", "detail"]
+
+
+def excluded_frame(layer, file, ids, reason, detail=""):
+    ids = list(ids)
+    return pd.DataFrame({"layer": layer, "file": str(file), "feature_id": [str(i) for i in ids],
+                         "reason": reason, "detail": detail}, columns=EXCLUDED_COLUMNS)
+
+
+def _read_vector(path, layer=None, encoding=None, crs=None, key="communities"):
+    path = Path(path)
+    kw = {}
+    if layer:
+        kw["layer"] = layer
+    if encoding:
+        kw["encoding"] = encoding
+    try:
+        gdf = pyogrio.read_dataframe(path, **kw)
+    except Exception as exc:
+        raise InputError(f"cannot read the layer ({exc})", file=str(path), field=f"{key}.path",
+                         fix="give a shapefile, GeoPackage or GeoJSON (and the layer name if there are several)")
+    if len(gdf) == 0:
+        raise InputError(f"the layer is empty (0 features{', layer ' + repr(layer) if layer else ''})",
+                         file=str(path), field=f"{key}.path" + (f" / {key}.layer" if layer else ""),
+                         fix="check that you exported the features (and, for a GeoPackage with several "
+                             f"layers, that '{key}.layer' names the right one)")
+    if not encoding:
+        _check_text_encoding(gdf, path, key)
+    note = None
+    if gdf.crs is None:
+        if crs:
+            gdf = gdf.set_crs(crs)
+        else:
+            b = gdf.total_bounds
+            if np.all(np.isfinite(b)) and -180 <= b[0] <= b[2] <= 180 and -90 <= b[1] <= b[3] <= 90:
+                gdf = gdf.set_crs("EPSG:4326")
+                note = (f"{path.name} has no CRS (.prj missing); its coordinates look like lon/lat, so "
+                        f"EPSG:4326 (WGS84) is assumed: set '{key}.crs' if that is wrong")
+            else:
+                raise InputError("the layer has no CRS (.prj missing) and its coordinates are not lon/lat "
+                                 f"(bounds {tuple(round(float(v), 1) for v in b)})",
+                                 file=str(path), field=f"{key}.crs",
+                                 fix=f"set '{key}.crs' in the YAML to the projection the file was drawn in, "
+                                     "e.g. EPSG:4547 (CGCS2000 / 3-degree Gauss-Kruger CM 114E), or copy the "
+                                     ".prj that came with the data next to the .shp")
+    gdf.attrs["crs_note"] = note
+    return gdf
+
+
+_CJK = ("\u3000", "\u9fff")
+
+
+def _looks_cjk(text):
+    return sum(_CJK[0] <= ch <= _CJK[1] or "\uff00" <= ch <= "\uffef" for ch in text)
+
+
+def _check_text_encoding(gdf, path, key):
+    """Stop on text read with the wrong encoding: a shapefile without .cpg written in GBK (or UTF-8)
+    is read as Latin-1 and its Chinese names come out as mojibake ("µÚ1ÉçÇø" for "第1社区")."""
+    cols = [c for c in gdf.columns if c != gdf.geometry.name
+            and (pd.api.types.is_string_dtype(gdf[c]) or gdf[c].dtype == object)]
+    if not cols:
+        return
+    vals = pd.unique(pd.concat([gdf[c] for c in cols], ignore_index=True).dropna().astype(str))
+    high = [v for v in vals if any(ord(ch) > 127 for ch in v)]
+    if not high:
+        return
+    bad = [v for v in high if "\ufffd" in v]
+    if bad:
+        raise InputError(f"text cannot be decoded (replacement characters in e.g. {bad[0]!r})", file=str(path),
+                         field=f"{key}.encoding",
+                         fix=f"set '{key}.encoding' to the encoding of the attribute table, e.g. GBK "
+                             "(or add a .cpg file containing GBK next to the .shp)")
+    # text that is pure Latin-1 but becomes Chinese when its bytes are decoded as UTF-8 or GB18030
+    suggestion = None
+    for enc, label in (("utf-8", "UTF-8"), ("gb18030", "GBK")):
+        ok = 0
+        for v in high:
+            try:
+                fixed = v.encode("latin-1").decode(enc)
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                continue
+            n_hi = sum(ord(ch) > 127 for ch in fixed)
+            if n_hi and _looks_cjk(fixed) >= 0.8 * n_hi:
+                ok += 1
+        if ok >= max(1, 0.8 * len(high)):
+            suggestion = label
+            break
+    if suggestion:
+        example = high[0]
+        raise InputError(f"the text looks garbled (mojibake): {example!r} reads as "
+                         f"{example.encode('latin-1').decode('gb18030' if suggestion == 'GBK' else 'utf-8')!r} "
+                         f"in {suggestion}; the shapefile has no .cpg file saying its encoding",
+                         file=str(path), field=f"{key}.encoding",
+                         fix=f"add '{key}.encoding: {suggestion}' to the YAML (or put a .cpg file containing "
+                             f"{suggestion} next to the .shp)")
+
+
+def _field(df, fields, key, path, section, required=False):
+    """The column configured as ``<section>.fields.<key>`` (None when not configured)."""
+    col = getattr(fields, key)
+    if col is None:
+        if required:
+            raise InputError(f"no column configured for '{key}'", file=str(path), field=f"{section}.fields.{key}",
+                             fix=f"set {section}.fields.{key} to the column name")
+        return None
+    if col not in df.columns:
+        raise InputError(f"column {col!r} not found (columns: {', '.join(map(str, df.columns))})",
+                         file=str(path), field=f"{section}.fields.{key}",
+                         fix=f"set {section}.fields.{key} to one of the columns above")
+    return df[col]
+
+
+def peek_centre(path, layer=None, crs=None):
+    """(lon, lat) of the centre of a layer's extent, read from its header (for choosing the CRS)."""
+    kw = {"layer": layer} if layer else {}
+    try:
+        info = pyogrio.read_info(path, **kw)
+    except Exception as exc:
+        raise InputError(f"cannot read the layer ({exc})", file=str(path), field="communities.path",
+                         fix="give a shapefile, GeoPackage or GeoJSON")
+    if not info.get("features"):
+        raise InputError("the layer is empty", file=str(path), field="communities.path",
+                         fix="check that you exported the community polygons (and the layer name)")
+    b = info.get("total_bounds")
+    if b is None or not np.all(np.isfinite(b)):
+        b = pyogrio.read_dataframe(path, **kw).total_bounds
+    if not np.all(np.isfinite(b)):
+        raise InputError("the layer has no usable geometry", file=str(path), field="communities.path",
+                         fix="check that the community polygons have geometry")
+    src_crs = info.get("crs") or crs or "EPSG:4326"
+    from pyproj import Transformer
+    return Transformer.from_crs(src_crs, "EPSG:4326", always_xy=True).transform((b[0] + b[2]) / 2,
+                                                                                  (b[1] + b[3]) / 2)

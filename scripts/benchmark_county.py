@@ -1,0 +1,436 @@
+#!/usr/bin/env python
+"""Benchmark the whole tool on the synthetic county (scripts/make_county.py) against the goals.
+
+    .venv/bin/python scripts/make_county.py                      # once: out/county (~20 s)
+    .venv/bin/python scripts/benchmark_county.py                 # run the tool + the raw csgraph pass
+    .venv/bin/python scripts/benchmark_county.py --skip-run      # only the raw csgraph pass
+
+1. Runs ``python -m coverage run --config CONFIG --out OUT [--timings]`` as a subprocess (``--timings``
+   only when ``run --help`` lists it). Measures the wall time, the child's peak RSS
+   (``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``) and samples its RSS from /proc every 0.2 s.
+   Per-step figures come from ``OUT/run.json`` when the tool writes one
+   (``{step: {"seconds": s, "peak_rss_mb": m}}``, also accepted under a ``"steps"`` key or as a list);
+   otherwise from the progress lines ``[   1.2s] step ...`` on stderr (each step lasts until the next
+   one starts; the last one also holds the writing of the outputs), with each step's peak of the
+   sampled RSS.
+2. Times a raw ``scipy.sparse.csgraph.dijkstra(..., min_only=True, limit=LIMIT)`` multi-source pass
+   on the road graph alone, for each of the 8 categories, the facilities snapped to the nearest
+   node. The graph comes from the tool's own roads builder when importable, otherwise from the
+   line end points. Prints the ratio "tool's shortest-path step / raw pass".
+
+Goals (printed, never asserted): end to end < 60 s, peak memory < 4 GB, life-circle polygons < 30 s,
+map.html <= 15 MB, siting < 20 s, figures < 10 s. Results are also written to OUT/benchmark_county.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: (label, kind, key-words matched against step names or a special measure, limit, unit)
+GOALS = [
+    ("end to end", "total_s", None, 60.0, "s"),
+    ("peak memory", "peak_mb", None, 4096.0, "MB"),
+    ("life-circle polygons", "step", ("life-circle", "life circle", "circles", "isochrone"), 30.0, "s"),
+    ("map.html", "map_mb", None, 15.0, "MB"),
+    ("siting", "step", ("siting",), 20.0, "s"),
+    ("figures", "step", ("figure",), 10.0, "s"),
+]
+#: the summary line the tool prints once the outputs are written ("<name>: 8 communities, population ...")
+SUMMARY = re.compile(r": \d+ communities, population ")
+PROGRESS = re.compile(r"^\[\s*([0-9.]+)s\]\s+(.*?)\s*(?:\.\.\.)?\s*$")
+FALLBACK_EXCLUDE = ("motorway", "motorway_link", "高速公路", "高速", "快速路", "匝道", "expressway",
+                    "freeway", "ramp", "construction", "proposed", "railway")
+
+
+# ----------------------------------------------------------------------------- the tool run
+
+
+def _rss_mb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        return None
+    return None
+
+
+def run_tool(python, config, out, timeout):
+    cmd = [python, "-m", "coverage", "run", "--config", str(config), "--out", str(out)]
+    probe = subprocess.run([python, "-m", "coverage", "run", "--help"], capture_output=True, text=True,
+                           cwd=REPO)
+    timings_flag = "--timings" in probe.stdout
+    if timings_flag:
+        cmd.append("--timings")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    lines = {"stdout": [], "stderr": []}
+    samples = []
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            env=env, bufsize=1)
+
+    def reader(stream, key):
+        for line in stream:
+            lines[key].append((time.perf_counter() - t0, line.rstrip("\n")))
+            if key == "stderr":
+                print(f"    | {line.rstrip()}", file=sys.stderr, flush=True)
+
+    def sampler():
+        while proc.poll() is None:
+            r = _rss_mb(proc.pid)
+            if r is not None:
+                samples.append((time.perf_counter() - t0, r))
+            time.sleep(0.2)
+
+    threads = [threading.Thread(target=reader, args=(proc.stdout, "stdout"), daemon=True),
+               threading.Thread(target=reader, args=(proc.stderr, "stderr"), daemon=True),
+               threading.Thread(target=sampler, daemon=True)]
+    for t in threads:
+        t.start()
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        proc.kill()   # the child we started, by its pid
+        proc.wait()
+    wall = time.perf_counter() - t0
+    for t in threads:
+        t.join(timeout=5)
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    return dict(cmd=cmd, timings_flag=timings_flag, returncode=proc.returncode, timed_out=timed_out,
+                wall_s=wall, peak_mb=peak_mb, stdout=lines["stdout"], stderr=lines["stderr"],
+                samples=samples)
+
+
+def steps_from_run_json(out):
+    p = Path(out) / "run.json"
+    if not p.exists():
+        return None
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for key in ("steps", "timings"):
+        if isinstance(data, dict) and isinstance(data.get(key), (dict, list)):
+            data = data[key]
+            break
+    steps = []
+    items = data.items() if isinstance(data, dict) else \
+        [(d.get("step") or d.get("name"), d) for d in data if isinstance(d, dict)]
+    for name, v in items:
+        if isinstance(v, dict) and "seconds" in v:
+            steps.append(dict(step=str(name), seconds=float(v["seconds"]),
+                              peak_rss_mb=v.get("peak_rss_mb"), source="run.json"))
+        elif isinstance(v, (int, float)):
+            steps.append(dict(step=str(name), seconds=float(v), peak_rss_mb=None, source="run.json"))
+    return steps or None
+
+
+def _peak(samples, lo, hi):
+    rss = [r for ts, r in samples if lo - 0.2 <= ts <= hi + 0.2]
+    return round(max(rss), 0) if rss else None
+
+
+def collect_steps(res, out):
+    """Per-step seconds and peak RSS, and the start-up time before the first step.
+
+    The progress lines '[  1.2s] step ...' give each step's start on the child's clock, aligned to
+    ours by their arrival; the first line printed after the outputs are written (the summary or
+    'Files:' on stdout, or a 'warning:' line) marks the end of writing them. Without run.json a
+    step lasts from its line to the next one (exact only when steps do not nest; the last one holds
+    the writing of the outputs). OUT/run.json, when there is one, gives the steps' own seconds (nested
+    steps counted as theirs) and peak RSS; a progress step that run.json lacks is added from the
+    lines, and the time from the end of the steps to the end of writing is shown as its own row
+    (unless run.json already has a writing step)."""
+    prog = []
+    for t_arr, line in res["stderr"]:
+        m = PROGRESS.match(line)
+        if m:
+            prog.append((float(m.group(1)), m.group(2), t_arr))
+    js = steps_from_run_json(out)
+    if not prog:
+        return js or [], None, js is not None
+    offset = min(t_arr - t for t, _, t_arr in prog)   # our clock - child's clock (>= start-up time)
+    t_last = prog[-1][2]
+    post = [t for t, ln in res["stdout"] if t >= t_last and (ln.strip() == "Files:" or SUMMARY.search(ln))] + \
+           [t for t, ln in res["stderr"] if t >= t_last and ln.startswith("warning:")]
+    t_written = min(post) if post and res["returncode"] == 0 else None
+    psteps = []
+    for k, (t, name, _) in enumerate(prog):
+        if k + 1 < len(prog):
+            end, label = prog[k + 1][0], name
+        elif js is None and t_written is not None:
+            end, label = t_written - offset, f"{name} + writing outputs (map, figures, tables)"
+        else:
+            end, label = res["wall_s"] - offset, name
+        psteps.append(dict(step=label, seconds=round(end - t, 2), peak_rss_mb=_peak(res["samples"], t + offset,
+                                                                                     end + offset),
+                           source="progress lines"))
+    if js is None:
+        return psteps, offset, False
+    names = {s["step"] for s in js}
+    steps = [dict(s) for s in js] + [s for s in psteps[:-1] if s["step"] not in names]
+    for s in steps:
+        if s.get("peak_rss_mb") is None:
+            start = next((t + offset for t, n, _ in prog if n == s["step"]), None)
+            if start is not None:
+                s["peak_rss_mb"] = _peak(res["samples"], start, start + s["seconds"])
+    if t_written is not None and not any(w in s["step"].lower() for s in js for w in ("writ", "output")):
+        t_steps_end = offset + sum(s["seconds"] for s in js)
+        steps.append(dict(step="writing outputs (map, figures, tables; not in run.json)",
+                          seconds=round(t_written - t_steps_end, 2),
+                          peak_rss_mb=_peak(res["samples"], t_steps_end, t_written), source="output lines"))
+    return steps, offset, True
+
+
+def folder_bytes(path):
+    path = Path(path)
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+
+
+# ----------------------------------------------------------------------------- the raw csgraph pass
+
+
+def load_yaml(config):
+    import yaml
+    cfg = yaml.safe_load(Path(config).read_text(encoding="utf-8"))
+    return cfg, Path(config).resolve().parent
+
+
+def tool_roads_builder():
+    """The tool's roads builder (``edges_from_lines``) and its default exclusions, where they live now."""
+    import importlib
+    sys.path.insert(0, str(REPO))
+    for mod in ("coverage.core.roads", "coverage.roads", "coverage.io.roads"):
+        try:
+            m = importlib.import_module(mod)
+        except Exception:
+            continue
+        if hasattr(m, "edges_from_lines"):
+            return m.edges_from_lines, getattr(m, "DEFAULT_EXCLUDE_CLASSES", FALLBACK_EXCLUDE), mod
+    return None, FALLBACK_EXCLUDE, None
+
+
+def symmetric_csr_min(u, v, w, n):
+    import scipy.sparse as sp
+    a, b, ww = np.r_[u, v], np.r_[v, u], np.r_[w, w]
+    keep = a != b
+    a, b, ww = a[keep], b[keep], ww[keep]
+    o = np.lexsort((ww, b, a))
+    a, b, ww = a[o], b[o], ww[o]
+    first = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])]
+    return sp.csr_array((ww[first], (a[first], b[first])), shape=(n, n))
+
+
+def raw_pass(config, limit):
+    import pandas as pd
+    import pyogrio
+    import shapely
+    from pyproj import CRS, Transformer
+    from scipy.sparse.csgraph import dijkstra
+    from scipy.spatial import cKDTree
+
+    cfg, base = load_yaml(config)
+    net = cfg.get("network", {})
+    fac = cfg.get("facilities", {})
+    res = {}
+    t = time.perf_counter()
+    gdf = pyogrio.read_dataframe(base / net["path"])
+    crs_setting = cfg.get("study_area", {}).get("crs", "auto")
+    if crs_setting in (None, "auto", ""):
+        c = gdf.to_crs("EPSG:4326").union_all().centroid
+        crs = CRS.from_epsg((32600 if c.y >= 0 else 32700) + int((c.x + 180) // 6) % 60 + 1)
+    else:
+        crs = CRS.from_user_input(crs_setting)
+    gdf = gdf.to_crs(crs)
+    res["read_roads_s"] = round(time.perf_counter() - t, 2)
+    builder, default_excl, where = tool_roads_builder()
+    cls_field = net.get("class_field")
+    excl = net.get("exclude_classes") or default_excl
+    t = time.perf_counter()
+    if builder is not None:
+        opts = {"tolerance_m": net.get("tolerance_m", 1.0), "class_field": cls_field,
+                "name_field": net.get("name_field")}
+        if net.get("exclude_classes"):
+            opts["exclude_classes"] = net["exclude_classes"]
+        if net.get("level_field"):
+            opts["level_field"] = net["level_field"]
+        try:
+            g = builder(gdf, **opts)
+            nx_, ny_, u, v, w = g.node_x, g.node_y, g.edge_u, g.edge_v, g.edge_length
+            res["graph_from"] = f"{where}.edges_from_lines"
+        except Exception as exc:  # report and fall back to the end points
+            res["graph_from"] = f"line end points ({where}.edges_from_lines failed: {type(exc).__name__}: {exc})"
+            builder = None
+    if builder is None:
+        if "graph_from" not in res:
+            res["graph_from"] = "line end points (the tool's roads builder is not importable)"
+        keep = np.ones(len(gdf), bool)
+        if cls_field and cls_field in gdf:
+            keep = ~gdf[cls_field].astype(str).str.strip().str.lower().isin([str(e).lower() for e in excl]).to_numpy()
+        geoms = gdf.geometry.values[keep]
+        parts = shapely.get_parts(geoms)
+        p0 = shapely.get_coordinates(shapely.get_point(parts, 0))
+        p1 = shapely.get_coordinates(shapely.get_point(parts, -1))
+        q = np.round(np.vstack([p0, p1]), 3)
+        uniq, inv = np.unique(q, axis=0, return_inverse=True)
+        inv = inv.reshape(-1)
+        u, v = inv[:len(parts)], inv[len(parts):]
+        w = shapely.length(parts)
+        nx_, ny_ = uniq[:, 0], uniq[:, 1]
+    res["graph_build_s"] = round(time.perf_counter() - t, 2)
+    n = len(nx_)
+    t = time.perf_counter()
+    A = symmetric_csr_min(np.asarray(u, np.int64), np.asarray(v, np.int64), np.asarray(w, float), n)
+    res["csr_s"] = round(time.perf_counter() - t, 2)
+    res["nodes"], res["edges"] = int(n), int(len(u))
+    # facilities snapped to the nearest node
+    f = pd.read_csv(base / fac["path"], encoding="utf-8-sig")
+    xcol, ycol = fac.get("x", "lon"), fac.get("y", "lat")
+    catcol = (fac.get("fields") or {}).get("category", "category")
+    fx, fy = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(f[xcol].to_numpy(float),
+                                                                            f[ycol].to_numpy(float))
+    t = time.perf_counter()
+    snap_d, node = cKDTree(np.c_[nx_, ny_]).query(np.c_[fx, fy])
+    res["snap_s"] = round(time.perf_counter() - t, 3)
+    res["snap_m_median"] = round(float(np.median(snap_d)), 1)
+    per = {}
+    t_all = time.perf_counter()
+    for cat in sorted(f[catcol].dropna().unique(), key=str):
+        src = np.unique(node[(f[catcol] == cat).to_numpy()])
+        t = time.perf_counter()
+        d = dijkstra(A, directed=False, indices=src, min_only=True, limit=limit)
+        per[str(cat)] = dict(sources=int(src.size), seconds=round(time.perf_counter() - t, 3),
+                             reached_nodes=int(np.isfinite(d).sum()))
+    res["dijkstra_total_s"] = round(time.perf_counter() - t_all, 3)
+    res["per_category"] = per
+    res["limit_m"] = limit
+    return res
+
+
+# ----------------------------------------------------------------------------- printing
+
+
+def fmt(v, unit):
+    if v is None:
+        return "n/a"
+    return f"{v:,.1f} {unit}"
+
+
+def find_step(steps, words):
+    """Seconds of the steps whose own name (before ' + ' or '(') holds one of ``words``; and a note
+    when such a step also holds the writing of the outputs."""
+    hits = [s for s in steps if any(w in re.split(r" \+ |\(", s["step"])[0].lower() for w in words)]
+    if not hits:
+        return None, ""
+    note = " (includes writing the outputs)" if any("+ writing outputs" in s["step"] for s in hits) else ""
+    return sum(s["seconds"] for s in hits), note
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", default=str(REPO / "out" / "county" / "study.yaml"))
+    ap.add_argument("--out", default=str(REPO / "out" / "county_run"))
+    ap.add_argument("--skip-run", action="store_true", help="only the raw csgraph pass")
+    ap.add_argument("--timeout", type=float, default=2400.0, help="seconds before the tool run is stopped")
+    ap.add_argument("--limit", type=float, default=1000.0, help="Dijkstra limit of the raw pass (metres)")
+    ap.add_argument("--python", default=sys.executable, help="interpreter that runs the tool")
+    a = ap.parse_args(argv)
+    config = Path(a.config)
+    if not config.exists():
+        ap.error(f"{config} does not exist: build it with scripts/make_county.py")
+    report = {"config": str(config), "out": a.out}
+    stats_file = config.parent / "county_stats.json"
+    if stats_file.exists():
+        st = json.loads(stats_file.read_text(encoding="utf-8"))
+        n, r = st.get("network", {}), st.get("raster", {})
+        print(f"county: {n.get('nodes', 0):,} nodes, {n.get('edges', 0):,} edges, "
+              f"{r.get('cells_populated', 0):,} populated cells, {st.get('communities')} communities, "
+              f"{st.get('facilities'):,} facilities (scale {st.get('scale')})")
+    steps = []
+    tool_sp = None
+    if not a.skip_run:
+        print(f"running the tool (timeout {a.timeout:.0f} s) ...", flush=True)
+        res = run_tool(a.python, config, a.out, a.timeout)
+        report["run"] = {k: res[k] for k in ("cmd", "timings_flag", "returncode", "timed_out", "wall_s", "peak_mb")}
+        steps, offset, steps_json = collect_steps(res, a.out)
+        report["steps"] = steps
+        report["startup_s"] = round(offset, 2) if offset is not None else None
+        map_path = Path(a.out) / "map.html"
+        map_mb = map_path.stat().st_size / 1e6 if map_path.exists() else None
+        out_mb = folder_bytes(a.out) / 1e6
+        report["map_mb"], report["out_mb"] = map_mb, out_mb
+        status = ("TIMED OUT" if res["timed_out"] else
+                  "ok" if res["returncode"] == 0 else f"FAILED (exit {res['returncode']})")
+        print(f"\ntool run: {status}; {' '.join(res['cmd'][1:])}")
+        if res["returncode"] not in (0, None) and not res["timed_out"]:
+            tail = [ln for _, ln in res["stderr"]][-25:]
+            print("  last stderr lines:\n    " + "\n    ".join(tail))
+        print(f"  steps from {'run.json' if steps_json else 'progress lines (no run.json)'}; "
+              f"start-up before the first step {report['startup_s']} s; output folder {out_mb:,.1f} MB")
+        print(f"\n  {'step':<62} {'seconds':>9} {'peak RSS MB':>12}")
+        for s in steps:
+            pk = "" if s.get("peak_rss_mb") is None else f"{s['peak_rss_mb']:,.0f}"
+            print(f"  {s['step']:<62} {s['seconds']:>9.2f} {pk:>12}")
+        print(f"  {'total wall time (process start to exit)':<62} {res['wall_s']:>9.2f} {res['peak_mb']:>12,.0f}")
+        measured = {"total_s": res["wall_s"], "peak_mb": res["peak_mb"], "map_mb": map_mb}
+        print(f"\n  {'goal':<24} {'measured':>14} {'limit':>12}  status")
+        goals_out = []
+        for label, kind, words, limit, unit in GOALS:
+            val, note = find_step(steps, words) if kind == "step" else (measured[kind], "")
+            failed = res["timed_out"] or res["returncode"] != 0
+            cmp = "<=" if kind == "map_mb" else "<"
+            if val is None:
+                st = "n/a" if failed or kind != "step" else \
+                    "n/a (not timed separately" + (": inside 'writing outputs')" if any(
+                        "writing outputs" in s["step"] for s in steps) else ")")
+            elif failed:
+                st = "n/a (run did not finish)"
+            else:
+                st = "ok" if (val <= limit if cmp == "<=" else val < limit) else "MISSED"
+            print(f"  {label:<24} {fmt(val, unit):>14} {cmp + ' ' + fmt(limit, unit):>12}  {st}{note}")
+            goals_out.append(dict(goal=label, value=val, limit=limit, unit=unit, status=st))
+        report["goals"] = goals_out
+        tool_sp, _ = find_step(steps, ("shortest path",))
+    print("\nraw csgraph pass on the road graph alone ...", flush=True)
+    rp = raw_pass(config, a.limit)
+    report["raw_pass"] = rp
+    print(f"  graph: {rp['nodes']:,} nodes, {rp['edges']:,} edges from {rp['graph_from']}; read "
+          f"{rp['read_roads_s']} s, built {rp['graph_build_s']} s, CSR {rp['csr_s']} s; facilities snapped to "
+          f"the nearest node (median {rp['snap_m_median']} m)")
+    print(f"  {'category':<16} {'sources':>8} {'seconds':>9} {'nodes reached':>14}")
+    for cat, d in rp["per_category"].items():
+        print(f"  {cat:<16} {d['sources']:>8,} {d['seconds']:>9.3f} {d['reached_nodes']:>14,}")
+    print(f"  {'all categories':<16} {'':>8} {rp['dijkstra_total_s']:>9.3f}   "
+          f"(dijkstra min_only=True, limit={a.limit:g} m)")
+    if tool_sp is not None and rp["dijkstra_total_s"] > 0:
+        ratio = tool_sp / rp["dijkstra_total_s"]
+        report["shortest_path_ratio"] = ratio
+        print(f"\n  tool's shortest-path step / raw csgraph pass = {tool_sp:.2f} s / "
+              f"{rp['dijkstra_total_s']:.2f} s = {ratio:.1f}x")
+    elif not a.skip_run:
+        print("\n  the tool reported no shortest-path step: no ratio")
+    if not a.skip_run:
+        Path(a.out).mkdir(parents=True, exist_ok=True)
+        (Path(a.out) / "benchmark_county.json").write_text(json.dumps(report, indent=2, ensure_ascii=False,
+                                                                      default=str), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
