@@ -213,8 +213,8 @@ class Study:
     def _facilities(self):
         comm = self._communities()[1]
         area, buf = self._area()
-        fac, excluded, report = load_facilities(self.config.facilities, self.crs, buf, area,
-                                                self._data["facilities"])
+        fac, excluded, report = load_facilities(_in_memory_fields(self.config.facilities, self._data["facilities"]),
+                                                self.crs, buf, area, self._data["facilities"])
         if len(fac) == 0:
             raise InputError("no facility of any plan category was found", file=str(self.config.facilities.path),
                              field="facilities.fields.category", fix="check the category column or names")
@@ -672,6 +672,17 @@ class Results:
         from .report.webmap import build_map
         res = self.only([category]) if category else self
         return build_map(res, lang=self.config.output.lang, basemap=self.config.output.basemap)
+
+
+def _in_memory_fields(f, data):
+    """For a facility table given in memory, fields not configured default to columns of the usual
+    names (category, name, id, area_m2, level)."""
+    if data is None:
+        return f
+    cols = set(getattr(data, "columns", []))
+    guess = {"category": "category", "name": "name", "id": "id", "area": "area_m2", "level": "level"}
+    new = {k: c for k, c in guess.items() if getattr(f.fields, k) is None and c in cols}
+    return replace(f, fields=replace(f.fields, **new)) if new else f
 
 
 def _centre_lonlat(bounds, crs):
