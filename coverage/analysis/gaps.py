@@ -14,14 +14,45 @@ from .coverage import covered
 #: (none reached) beyond it.
 GAP_SEARCH_FACTOR = 3.0
 
+def _cluster(points, join_m):
+    """Gap of each point (0..k-1) and each gap's outline, on a grid of ``join_m`` / 2 cells: the
+    cells holding uncovered points, grown by ``join_m`` (a disk), are the gap areas; their connected
+    regions are the gaps (so points about 2 x ``join_m`` apart or closer, chained, share a gap).
+    Grid work (scipy.ndimage, rasterio.features.shapes) is linear in the area, where a union of
+    thousands of buffers is not. Labels follow the grid's row order: the same input gives the same
+    gaps."""
+    from affine import Affine
+    from rasterio.features import shapes
+    from scipy import ndimage
+    xy = shapely.get_coordinates(points)
+    res = join_m / 2.0
+    r = int(np.ceil(join_m / res))
+    x0 = xy[:, 0].min() - (r + 1) * res
+    y1 = xy[:, 1].max() + (r + 1) * res
+    col = np.floor((xy[:, 0] - x0) / res).astype(np.int64)
+    row = np.floor((y1 - xy[:, 1]) / res).astype(np.int64)
+    grid = np.zeros((row.max() + r + 2, col.max() + r + 2), dtype=bool)
+    grid[row, col] = True
+    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    grown = ndimage.binary_dilation(grid, structure=(xx ** 2 + yy ** 2) <= r * r)
+    lab, n = ndimage.label(grown)
+    label = lab[row, col] - 1
+    outlines = np.empty(n, dtype=object)
+    tr = Affine(res, 0.0, x0, 0.0, -res, y1)
+    for geom, value in shapes(lab.astype(np.int32), mask=grown, transform=tr, connectivity=4):
+        outlines[int(value) - 1] = shapely.geometry.shape(geom)
+    return label, outlines
+
+
 GAP_COLUMNS = ["category", "threshold_min", "threshold_m", "rank", "population", "points", "nearest_facility_m",
                "search_limit_m", "community_id", "township", "communities", "gap_id", "area_m2"]
 
 
 def service_gaps(demand, communities, categories, thresholds, speed_m_per_min, *, join_m=75.0,
                  search_factor=GAP_SEARCH_FACTOR):
-    """Uncovered demand points of each category (distance > threshold) within ``join_m`` of each
-    other form one gap area (union of buffers). Each gap: population, the community and township
+    """Uncovered demand points of each category (distance > threshold) about 2 x ``join_m`` or
+    less apart (chained) form one gap area, drawn as the area within ``join_m`` of them (on a
+    ``join_m`` / 2 grid, see :func:`_cluster`). Each gap: population, the community and township
     holding most of it, the walk to the nearest facility (min over its points; inf = none within
     ``search_factor`` x the threshold, given as ``search_limit_m``). Ranked by population within
     each category. ``thresholds`` maps each category to its :class:`~coverage.config.Threshold`.
@@ -34,16 +65,7 @@ def service_gaps(demand, communities, categories, thresholds, speed_m_per_min, *
         unc = demand[~covered(demand[f"dist_{cat}"].to_numpy(), t)]
         if len(unc) == 0:
             continue
-        buf = shapely.buffer(unc.geometry.values, join_m, quad_segs=4)
-        parts = shapely.get_parts(shapely.union_all(buf))
-        tree = shapely.STRtree(parts)
-        pi, gi = tree.query(unc.geometry.values, predicate="intersects")
-        order = np.lexsort((gi, pi))
-        pi, gi = pi[order], gi[order]
-        first = np.ones(len(pi), bool)
-        first[1:] = pi[1:] != pi[:-1]
-        gid = np.full(len(unc), -1)
-        gid[pi[first]] = gi[first]
+        gid, parts = _cluster(unc.geometry.values, join_m)
         df = pd.DataFrame({"gap": gid, "population": unc.population.values, "community_id": unc.community_id.values,
                            "township": unc.township.values, "dist": unc[f"dist_{cat}"].values})
         agg = df.groupby("gap").agg(population=("population", "sum"), points=("population", "size"),
@@ -53,7 +75,8 @@ def service_gaps(demand, communities, categories, thresholds, speed_m_per_min, *
                 .drop_duplicates("gap").set_index("gap"))
         agg["community_id"] = main["community_id"]
         agg["township"] = main["township"]
-        agg["communities"] = df.groupby("gap")["community_id"].agg(lambda s: ";".join(sorted(set(s))))
+        pairs = df[["gap", "community_id"]].drop_duplicates().sort_values(["gap", "community_id"], kind="stable")
+        agg["communities"] = pairs.groupby("gap")["community_id"].agg(";".join)
         g = gpd.GeoDataFrame(agg.reset_index(drop=False), geometry=parts[agg.index.to_numpy()], crs=crs)
         g = g.sort_values(["population", "gap"], ascending=[False, True], kind="stable").reset_index(drop=True)
         g.insert(0, "category", cat)
