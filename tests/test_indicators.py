@@ -23,6 +23,8 @@ Study area (speed 80 m/min, so 15 min = 1200 m, 10 min = 800 m):
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -171,9 +173,10 @@ def test_community_within_circle():
 
 
 def test_township_has_facility_and_types():
-    df = run(ind("t", "township_has_facility", "%", ["comprehensive"], 100, "township"),
-             ind("s", "township_has_facility", "%", ["elderly_care"], 80, "urban"),
-             ind("x", "township_has_facility", "%", ["commerce"], 30, "rural"))
+    # facility_level any: every facility counts (the level rules: tests/test_indicators_levels.py)
+    df = run(ind("t", "township_has_facility", "%", ["comprehensive"], 100, "township", facility_level="any"),
+             ind("s", "township_has_facility", "%", ["elderly_care"], 80, "urban", facility_level="any"),
+             ind("x", "township_has_facility", "%", ["commerce"], 30, "rural", facility_level="any"))
     t = df[df.indicator_id == "t"]
     assert row(t, "area", "all").value == 100
     assert row(t, "township", "T1").value == 2 and row(t, "township", "T2").value == 1
@@ -187,7 +190,8 @@ def test_township_has_facility_and_types():
 def test_township_type_from_column_overrides_majority():
     c, f, d, k = study()
     c["township_type"] = ["rural"] * 6
-    df = run(ind("s", "township_has_facility", "%", ["comprehensive"], 80, "rural"), com=c)
+    df = run(ind("s", "township_has_facility", "%", ["comprehensive"], 80, "rural", facility_level="any"),
+             com=c)
     assert set(df.unit_id) == {"all", "T1", "T2"}
 
 
@@ -438,7 +442,7 @@ COVERAGE_INDS = [
     ind("hc", "community_has_facility", "%", ["fitness"], 100),
     ind("cw", "community_within_circle", "%", ["fitness"], 100, threshold_min=10),
     ind("pc", "population_coverage", "%", ["fitness"], 100, threshold_min=10),
-    ind("th", "township_has_facility", "%", ["fitness"], 100, "township"),
+    ind("th", "township_has_facility", "%", ["fitness"], 100, "township", facility_level="any"),
     ind("tw", "township_within_circle", "%", ["fitness"], 100, threshold_min=10),
 ]
 
@@ -514,21 +518,45 @@ def test_demand_without_distance_column_is_not_measurable():
 
 def test_markdown_table():
     df = run(ind("u", "community_has_facility", "%", ["comprehensive"], 100, "urban"),
-             ind("t", "township_has_facility", "%", ["comprehensive"], 100, "township"),
+             ind("t", "township_has_facility", "%", ["comprehensive"], 100, "township",
+                 facility_level="any"),
              INSIDE)
     md = to_markdown(df)
     lines = md.strip().splitlines()
     assert lines[0].startswith("| 指标 Indicator |") and "达标 Met" in lines[0]
     assert len(lines) == 2 + len(df[df.level == "area"])
     assert "指标u<br>indicator u" in md and "66.7%" in md and "✗" in md and "✓" in md
-    assert "1 个社区 (communities)" in md
+    assert "1个社区 / 1 communities" in md
     assert "—" in md and "not measurable" in md          # the unknown-area ratio
     zh = to_markdown(df, level="township", lang="zh")
-    assert "indicator u" not in zh and "| T1 |" in zh and "≥ 30 m²/百户" in zh
+    assert "indicator u" not in zh and "| T1 |" in zh and "不低于30平方米/百户" in zh
     en = to_markdown(df, level="community", lang="en")
     assert "指标" not in en.splitlines()[0] and "城三" in en
     with pytest.raises(ValueError):
         to_markdown(df, lang="fr")
+
+
+def test_markdown_chinese_only_planner_wording():
+    df = run(ind("u", "community_has_facility", "%", ["comprehensive"], 100, "urban"),
+             ind("t", "township_has_facility", "%", ["comprehensive"], 100, "township",
+                 facility_level="any"),
+             ind("f", "population_coverage", "%", ["fitness"], 80, threshold_min=15), INSIDE)
+    zh = to_markdown(df, lang="zh")
+    words = re.sub(r"[a-z_]+(\.[a-z_]+)+", "", zh).replace("| test |", "|")  # config keys, clause
+    assert not re.search(r"[A-Za-z]{3,}", words), zh                      # no English words
+    assert "全覆盖" in zh and "不低于80%" in zh and "不低于30平方米/百户" in zh
+    assert "100%" in zh and "100.0%" not in zh and "66.7%" in zh        # one number format
+    assert "已达标" in zh and "1个社区" in zh                             # gap 0 -> 已达标
+    assert "人口覆盖率" in zh and "社区覆盖率" in zh and "街道（乡镇）覆盖率" in zh
+    assert "无法测算" in zh and "3个城市社区中2个建有" in zh
+    tw = to_markdown(df, level="township", lang="zh")
+    assert "个街道（乡镇）" in to_markdown(
+        run(ind("t", "township_has_facility", "%", ["elderly_care"], 100, "township",
+                facility_level="any")), lang="zh")
+    assert "| T1 |" in tw
+    en = to_markdown(df, lang="en")
+    assert not re.search(r"[\u4e00-\u9fff]", en.replace("指标", "")), en
+    assert "100% (full coverage)" in en and "≥ 30 m²/100 households" in en
 
 
 def test_community_order_and_table_indexes_do_not_matter():

@@ -32,12 +32,14 @@ def test_every_packaged_profile_loads_and_cites_its_seed(pid):
     assert prof.source["title"] and prof.period
     for ind in prof.indicators:
         assert set(ind.categories) <= set(CATEGORIES)
-        # every clause is quoted from the profile's own seed file, in Chinese
-        assert ind.source.startswith(prof.source["seed_file"]), ind.id
-        assert re.search(r"[\u4e00-\u9fff]", ind.source), ind.id
+        # every indicator cites its clause and quotes the plan, in Chinese (verbatim against the
+        # plan text: tests/test_profiles_clauses.py)
+        assert ind.clause and ind.quote, ind.id
+        assert all(re.search(r"[\u4e00-\u9fff]", q) for q in ind.quote), ind.id
         # the figure is in the quoted clause, or the profile explains its reading in a note
         fig = f"{ind.target:g}"
-        assert fig in ind.source or "全覆盖" in ind.source or ind.note, ind.id
+        assert fig in "".join(ind.quote).replace(" ", "") or ind.note_zh, ind.id
+    assert prof.not_encoded, "every plan leaves something out: list it under not_encoded"
 
 
 def test_default_is_national_and_path_loading_works(tmp_path):
@@ -64,6 +66,7 @@ def test_leshan_and_guangdong_specific_rules():
     assert le.indicator("station_area_compliance").target == 90
     assert le.indicator("township_centre_area").min_area_m2 == 800
     assert le.indicator("township_centre_area").facility_level == "township"
+    assert le.indicator("station_area_compliance").facility_level == "community"
     gd = load_profile("guangdong_13th")
     assert gd.indicator("culture_circle_rural_10li").threshold_metres(80) == 5000  # 十里 = 5 km
     assert gd.indicator("culture_circle_urban_10min").threshold_metres(80) == 800
@@ -209,3 +212,118 @@ def test_bad_yaml_unknown_id_and_missing_file(tmp_path):
 def test_validate_profile_rejects_non_mapping():
     with pytest.raises(InputError, match="mapping"):
         validate_profile(["a", "b"], "x.yaml")
+
+
+# ----------------------------------------------------------------------------- levels, sub-types, options
+
+def test_facility_level_defaults_by_kind():
+    prof = load_profile("yunnan_13th")
+    assert prof.indicator("township_service_centre").facility_level == "township"
+    assert prof.indicator("urban_comprehensive_coverage").facility_level == "community"
+    assert prof.indicator("comprehensive_area_per_100hh").facility_level == "community"
+    assert prof.indicator("public_service_circle_15min").facility_level == "any"
+    assert load_profile("guangdong_13th").indicator("elderly_care_townships").facility_level == "any"
+    for kind, spec in KIND_SPECS.items():
+        assert spec["level"] in ("township", "community", "any"), kind
+
+
+BAD_SELECTION = [
+    (dict(subtypes=["kindergarten"]), "subtypes", "unknown sub-type"),      # childcare's, not comprehensive's
+    (dict(subtypes=["childrens_home"]), "subtypes", "unknown sub-type"),
+    (dict(facility_level="village"), "facility_level", "bad facility_level"),
+    (dict(area="ground"), "area", "bad area"),
+    (dict(quote=[]), "quote", "plan text"),
+    (dict(clause=_DELETE), "clause", "missing key 'clause'"),
+]
+
+
+@pytest.mark.parametrize("changes,key,words", BAD_SELECTION)
+def test_bad_selection_keys_are_named(tmp_path, changes, key, words):
+    raw = _base()
+    i = [x["id"] for x in raw["indicators"]].index("comprehensive_area_per_100hh") if key == "area" else 0
+    p = _write(tmp_path, _edit(raw, i, **changes))
+    with pytest.raises(InputError) as ei:
+        load_profile(str(p))
+    assert key in ei.value.field and words in str(ei.value) and ei.value.fix
+    if key == "subtypes":
+        assert "social_work" in ei.value.fix          # the sub-types the categories have
+
+
+def test_walking_kinds_refuse_selection_keys(tmp_path):
+    raw = _base()
+    i = [x["id"] for x in raw["indicators"]].index("fitness_circle_15min")
+    p = _write(tmp_path, _edit(raw, i, subtypes=["plaza"]))
+    with pytest.raises(InputError, match="not used by kind population_coverage") as ei:
+        load_profile(str(p))
+    assert "distances are per category" in str(ei.value)
+
+
+def test_a_valid_subtype_and_site_area_load(tmp_path):
+    le = load_profile("leshan_13th")
+    p = le.indicator("outdoor_plaza_per_capita")
+    assert (p.subtypes, p.area) == (("plaza",), "site")
+    assert le.indicator("childrens_home_coverage").subtypes == ("children_home",)
+
+
+def test_region_option_chooses_one_rural_row():
+    gd = load_profile("guangdong_13th")
+    rural = [i for i in gd.indicators if i.id.startswith("rural_comprehensive")]
+    assert len(rural) == 1 and gd.options == {"region": "prd"}
+    assert rural[0].target == 80 and "珠江三角洲地区" in rural[0].name_zh
+    ewn = load_profile("guangdong_13th", options={"region": "ewn"})
+    r = ewn.indicator("rural_comprehensive_coverage")
+    assert r.target == 50 and "粤东西北地区" in r.name_zh and "east, west and north" in r.name_en
+    assert gd.with_options(region="ewn").indicator("rural_comprehensive_coverage").target == 50
+    # everything else is the same profile
+    assert [i.id for i in ewn.indicators] == [i.id for i in gd.indicators]
+    with pytest.raises(InputError, match="not one of prd, ewn") as ei:
+        load_profile("guangdong_13th", options={"region": "north"})
+    assert ei.value.field == "options.region" and "prd" in ei.value.fix
+    with pytest.raises(InputError, match="no option 'province'"):
+        load_profile("guangdong_13th", options={"province": "x"})
+    with pytest.raises(InputError, match="no option"):
+        load_profile("national_14th", options={"region": "prd"})
+
+
+def test_region_option_mistakes_in_a_profile(tmp_path):
+    raw = yaml.safe_load((PROFILE_DIR / "guangdong_13th.yaml").read_text(encoding="utf-8"))
+    i = [x["id"] for x in raw["indicators"]].index("rural_comprehensive_coverage")
+    bad = copy.deepcopy(raw)
+    bad["indicators"][i]["target"] = {"prd": 80}
+    with pytest.raises(InputError, match="one figure per value"):
+        load_profile(str(_write(tmp_path, bad)))
+    bad = copy.deepcopy(raw)
+    bad["indicators"][i]["target_by"] = "district"
+    with pytest.raises(InputError, match="names no option"):
+        load_profile(str(_write(tmp_path, bad, "b.yaml")))
+    bad = copy.deepcopy(raw)
+    bad["options"]["region"]["default"] = "hk"
+    with pytest.raises(InputError, match="default") as ei:
+        load_profile(str(_write(tmp_path, bad, "c.yaml")))
+    assert ei.value.field == "options.region"
+    # a planner's copy chooses the region by editing the default
+    ok = copy.deepcopy(raw)
+    ok["options"]["region"]["default"] = "ewn"
+    assert load_profile(str(_write(tmp_path, ok, "d.yaml"))).indicator(
+        "rural_comprehensive_coverage").target == 50
+
+
+def test_older_profiles_with_a_free_text_source_still_load(tmp_path):
+    raw = _base()
+    for item in raw["indicators"]:
+        item["source"] = item.pop("clause") + " " + str(item.pop("quote"))
+        for k in ("note_zh", "note_en"):
+            item.pop(k, None)
+    raw["indicators"][0]["note"] = "an English note"
+    prof = load_profile(str(_write(tmp_path, raw)))
+    ind = prof.indicators[0]
+    assert ind.clause.startswith("专栏1") and ind.quote == () and ind.note == "an English note"
+
+
+def test_study_yaml_profile_options_are_checked_before_any_work():
+    from coverage.io.profiles import resolve_profile
+    assert resolve_profile("guangdong_13th", file="study.yaml", options={"region": "ewn"}) == "guangdong_13th"
+    with pytest.raises(InputError) as ei:
+        resolve_profile("guangdong_13th", file="study.yaml", options={"region": "north"})
+    assert (ei.value.file, ei.value.field) == ("study.yaml", "profile_options.region")
+    assert "prd" in ei.value.fix

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from coverage.report.tables import (COLUMNS, LEAD_CSVS, NUMBER_FORMATS, TABLES, build_tables, describe,
-                             write_tables)
+                             table_header, write_tables)
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "study.yaml"
 
@@ -41,7 +41,8 @@ def test_sheets_and_headers(written):
     tables = build_tables(res)
     for key, (sheet, _) in TABLES.items():
         ws = wb[sheet]
-        assert _headers(ws) == [describe(key, c).header for c in tables[key].columns]
+        # bilingual headers, except the indicator table: in the report language only (output.lang)
+        assert _headers(ws) == [table_header(key, c, res) for c in tables[key].columns]
         assert ws.freeze_panes == "A2"
         assert ws.max_row == len(tables[key]) + 1
     summ = _headers(wb["汇总 Summary"])
@@ -176,7 +177,7 @@ def test_every_written_csv_column_is_documented(res, tmp_path):
     for path in lead:
         assert f"## {path.name}" in cols_md
     for key, (_, fname) in TABLES.items():
-        headers = {describe(key, c).header for c in build_tables(res)[key].columns}
+        headers = {table_header(key, c, res) for c in build_tables(res)[key].columns}
         got = list(pd.read_csv(tmp_path / "tables" / fname, encoding="utf-8-sig", nrows=0).columns)
         assert got and set(got) <= headers
         assert f"## tables/{fname}" in cols_md
@@ -202,5 +203,38 @@ def test_missing_optional_tables_still_give_headers(res, tmp_path):
     wb = openpyxl.load_workbook(files["xlsx"])
     for key in ("gaps", "sites", "indicators"):
         ws = wb[TABLES[key][0]]
-        assert ws.max_row == 1 and ws.cell(1, 1).value == describe(key, build_tables(r)[key].columns[0]).header
+        assert ws.max_row == 1 and ws.cell(1, 1).value == table_header(key, build_tables(r)[key].columns[0], r)
     assert "## 服务缺口 Gaps" in files["md"].read_text(encoding="utf-8")
+
+
+def test_indicator_table_is_chinese_only_with_lang_zh(written):
+    """output.lang: zh (the sample): the indicator sheet, tables/indicators.csv and its tables.md
+    section are in Chinese only; the other tables stay bilingual; lang: en gives English."""
+    import re
+    res, files = written
+    assert res.config.output.lang == "zh"
+    wb = openpyxl.load_workbook(files["xlsx"])
+    ws = wb[TABLES["indicators"][0]]
+    heads = _headers(ws)
+    assert heads[:5] == ["统计层级", "单元编号", "单元名称", "指标编号", "指标名称"]
+    assert "规划条款" in heads and "测算状态" in heads and "口径" in heads
+    text_cols = [heads.index(h) for h in ("统计层级", "单元名称", "指标名称", "口径", "单位", "比较", "是否达标",
+                                            "差距单位", "测算状态", "说明", "适用范围")]
+    for row in ws.iter_rows(min_row=2, values_only=True):
+        for j in text_cols:
+            v = row[j]
+            if isinstance(v, str):
+                words = re.sub(r"[a-z_]+(\.[a-z_]+)+|[a-z]+_[a-z_]+", "", v)
+                assert not re.search(r"[A-Za-z]{3,}", words.replace("2SFCA", "")) or j == heads.index("单元名称"), v
+    md = files["md"].read_text(encoding="utf-8")
+    sec = md.split("## 规划指标 Indicators", 1)[1].split("\n## ", 1)[0]
+    assert "| 统计层级 | 单元编号 | 单元名称 |" in sec and "Indicator" not in sec and "not measurable" not in sec
+    assert "研究范围" in sec and "不低于" in sec and "已测算" in sec
+    assert "覆盖率 Coverage rate" in _headers(wb["汇总 Summary"])          # other sheets stay bilingual
+    # English on request
+    from dataclasses import replace
+    en = res.replace(config=replace(res.config, output=replace(res.config.output, lang="en")))
+    t = build_tables(en)["indicators"]
+    assert "name_en" in t.columns and "name_zh" not in t.columns
+    assert table_header("indicators", "name_en", en) == "Indicator (English)"
+    assert set(t.level) <= {"area", "township", "community"}

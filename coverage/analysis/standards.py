@@ -1,100 +1,119 @@
-"""Plan-standard profiles: load and validate the YAML files that hold the plan targets.
+"""Plan-standard profiles: validate the YAML files that hold the plan targets.
 
 A profile is data, not code. A planner copies one of the packaged files in
 ``coverage/profiles/`` (national_14th is the default), edits the numbers, and points
 the study config at the copy. Every mistake in a profile raises
 :class:`coverage.errors.InputError` naming the file, the indicator id and the key.
 
+Each indicator cites its plan clause (``clause``: "专栏1 第1项") and quotes the plan text
+verbatim (``quote``: one text or a list; "……" marks a cut). The tool's own readings (100 % for
+全覆盖 without a figure, a half-hour circle read as a 30-minute walk) go in ``note_zh`` /
+``note_en``, never into the quote. A profile may declare ``options`` (e.g. Guangdong's
+``region: prd | ewn``) that choose an indicator's target (``target_by: region`` with
+``target: {prd: 80, ewn: 50}``); the option's default applies unless the caller chooses
+(``load_profile(..., options={"region": "ewn"})`` or ``Profile.with_options``).
+
+Facilities an indicator counts (kinds that count facilities, see ``KIND_SPECS``):
+
+* ``facility_level``: ``township`` (街道/乡镇 centres: only facilities whose level is
+  township), ``community`` (村/社区 stations: community level and facilities whose level is
+  unknown, i.e. the name does not say and no level column was given), or ``any``. The default
+  depends on the kind (``KIND_SPECS[kind]["level"]``).
+* ``subtypes``: sub-types of the keyword table (``children_home``, ``plaza`` ...), checked
+  against the packaged table's ``subtypes:``; ``exclude_subtypes`` leaves some out (a 社工站
+  is a comprehensive facility but not a 社区服务中心).
+* ``area``: ``floor`` (building floor area, column area_m2) or ``site`` (ground area of
+  plazas and sports grounds, column site_area_m2).
+
 Public API
 ----------
-``validate_profile(raw, path) -> Profile``   a parsed profile mapping, checked
+``validate_profile(raw, path, options=None) -> Profile``   a parsed profile mapping, checked
 (reading the files: :mod:`coverage.io.profiles` ``load_profile`` / ``list_profiles``)
-``required_thresholds_m(profile, speed)``   largest walking threshold (m) per category,
-                                            so the access core knows how far to search
+``required_thresholds_m(profile, speed)``   largest walking threshold (m) per category
 ``KIND_SPECS``                              the indicator kinds and what each accepts
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-from coverage.labels import CATEGORIES
 from coverage.errors import InputError
+from coverage.labels import CATEGORIES
 
 DEFAULT_PROFILE = "national_14th"
 
 COMPARISONS = (">=", "<=", "==")
 UNITS = ("%", "m2/100hh", "m2/person", "count", "m2")
 APPLIES_TO = ("urban", "rural", "township", "all")
-FACILITY_LEVELS = ("community", "township")
+FACILITY_LEVELS = ("community", "township", "any")
+AREA_FIELDS = ("floor", "site")
 REQUIRE = ("any", "all")
 
-#: Keys every indicator must have.
+#: Keys every indicator must have (and ``clause``, or the older free-text ``source``).
 REQUIRED_KEYS = ("id", "name_zh", "name_en", "kind", "target", "comparison", "unit",
-                 "applies_to", "categories", "source")
+                 "applies_to", "categories")
 #: Keys an indicator may have; which kinds use each one is in KIND_SPECS.
 OPTIONAL_KEYS = ("threshold_min", "threshold_m", "min_area_m2", "min_covered_share",
-                 "share_target", "require", "facility_level", "baseline", "note")
-ALWAYS_OPTIONAL = ("baseline", "note")
+                 "share_target", "require", "facility_level", "subtypes", "exclude_subtypes", "area",
+                 "clause", "quote", "source", "target_by", "baseline", "note", "note_zh", "note_en")
+ALWAYS_OPTIONAL = ("clause", "quote", "source", "target_by", "baseline", "note", "note_zh",
+                   "note_en")
 
 PROFILE_REQUIRED = ("id", "name_zh", "name_en", "source", "period", "indicators")
-PROFILE_OPTIONAL = ("note", "not_encoded")
+PROFILE_OPTIONAL = ("note", "not_encoded", "options")
 
 _COMMUNITY_TYPES = ("urban", "rural", "all")
 _TOWNSHIP_TYPES = ("township", "all", "urban", "rural")
+_COUNT = ("facility_level", "subtypes", "exclude_subtypes")
+_SELECT = _COUNT + ("area",)
 
 #: kind -> unit it reports in, applies_to values it accepts, whether it needs a walking
-#: threshold, and which optional keys (besides baseline/note) it uses.
+#: threshold, which optional keys (besides ALWAYS_OPTIONAL) it uses, and the default
+#: facility level ("any" for the walking kinds: whoever is near a facility is served by it).
 KIND_SPECS: dict[str, dict[str, Any]] = {
     "community_has_facility": dict(
-        unit="%", applies_to=_COMMUNITY_TYPES, threshold=False,
-        optional=("facility_level",),
-        doc="share of communities with a facility of the categories inside their boundary"),
+        unit="%", applies_to=_COMMUNITY_TYPES, threshold=False, level="community", optional=_COUNT,
+        doc="share of communities with a facility counted inside their boundary"),
     "community_within_circle": dict(
-        unit="%", applies_to=_COMMUNITY_TYPES, threshold=True,
+        unit="%", applies_to=_COMMUNITY_TYPES, threshold=True, level="any",
         optional=("min_covered_share", "require"),
-        doc="share of communities where at least min_covered_share % (default 50) of the "
-            "population reaches a facility within the threshold"),
+        doc="share of communities where >= min_covered_share % (default 50) of the people reach a facility"),
     "population_coverage": dict(
-        unit="%", applies_to=_COMMUNITY_TYPES, threshold=True,
-        optional=("require",),
+        unit="%", applies_to=_COMMUNITY_TYPES, threshold=True, level="any", optional=("require",),
         doc="covered population / population of the communities of the type"),
     "area_per_100_households_inside": dict(
-        unit="m2/100hh", applies_to=_COMMUNITY_TYPES, threshold=False,
-        optional=("share_target", "facility_level"),
-        doc="facility floor area inside the community / households x 100"),
+        unit="m2/100hh", applies_to=_COMMUNITY_TYPES, threshold=False, level="community",
+        optional=("share_target",) + _SELECT, doc="facility area inside the community / households x 100"),
     "area_per_100_households_2sfca": dict(
-        unit="m2/100hh", applies_to=_COMMUNITY_TYPES, threshold=True,
-        optional=("share_target",),
-        doc="two-step floating catchment floor area per 100 households within walking reach"),
+        unit="m2/100hh", applies_to=_COMMUNITY_TYPES, threshold=True, level="community",
+        optional=("share_target",) + _SELECT, doc="two-step floating catchment area per 100 households"),
     "facility_min_area": dict(
-        unit="%", applies_to=_COMMUNITY_TYPES, threshold=False,
-        optional=("min_area_m2", "facility_level"), needs=("min_area_m2",),
-        doc="share of facilities (known area) with floor area >= min_area_m2"),
+        unit="%", applies_to=_COMMUNITY_TYPES, threshold=False, level="any",
+        optional=("min_area_m2",) + _SELECT, needs=("min_area_m2",),
+        doc="share of facilities (known area) with area >= min_area_m2"),
     "township_has_facility": dict(
-        unit="%", applies_to=_TOWNSHIP_TYPES, threshold=False,
-        optional=("facility_level",),
-        doc="share of townships/streets with at least one facility of the categories"),
+        unit="%", applies_to=_TOWNSHIP_TYPES, threshold=False, level="township", optional=_COUNT,
+        doc="share of townships/streets with at least one facility counted"),
     "township_within_circle": dict(
-        unit="%", applies_to=_TOWNSHIP_TYPES, threshold=True,
+        unit="%", applies_to=_TOWNSHIP_TYPES, threshold=True, level="any",
         optional=("min_covered_share", "require"),
-        doc="share of townships where at least min_covered_share % of the population "
-            "reaches a facility within the threshold"),
+        doc="share of townships where >= min_covered_share % of the people reach a facility"),
     "per_capita_area": dict(
-        unit="m2/person", applies_to=_COMMUNITY_TYPES, threshold=False,
-        optional=(),
-        doc="facility floor area of the categories / population"),
+        unit="m2/person", applies_to=_COMMUNITY_TYPES, threshold=False, level="any", optional=_SELECT,
+        doc="area of the facilities counted / population"),
 }
 KINDS = tuple(KIND_SPECS)
+#: the separator of cut pieces in a quote
+QUOTE_CUT = "……"
 
 
 @dataclass(frozen=True)
 class Indicator:
-    """One plan indicator, as read from a profile."""
+    """One plan indicator, as read from a profile (options already applied)."""
 
     id: str
     name_zh: str
@@ -105,16 +124,30 @@ class Indicator:
     unit: str
     applies_to: str
     categories: tuple[str, ...]
-    source: str
+    clause: str
+    quote: tuple[str, ...] = ()
     threshold_min: float | None = None
     threshold_m: float | None = None
     min_area_m2: float | None = None
     min_covered_share: float = 50.0
     share_target: float = 100.0
     require: str = "any"
-    facility_level: str | None = None
+    facility_level: str = "any"
+    subtypes: tuple[str, ...] | None = None
+    exclude_subtypes: tuple[str, ...] = ()
+    area: str = "floor"
     baseline: str | None = None
-    note: str | None = None
+    note_zh: str | None = None
+    note_en: str | None = None
+
+    @property
+    def source(self) -> str:
+        """The clause and its quoted text, as one line."""
+        return self.clause + ("：" + " ".join(self.quote) if self.quote else "")
+
+    @property
+    def note(self) -> str | None:
+        return self.note_en or self.note_zh
 
     def threshold_metres(self, speed_m_per_min: float) -> float | None:
         """Walking threshold in metres: threshold_m if given, else threshold_min x speed."""
@@ -138,6 +171,9 @@ class Profile:
     path: str
     note: str | None = None
     not_encoded: tuple = field(default_factory=tuple)
+    options: dict = field(default_factory=dict)        # option -> chosen value
+    option_specs: dict = field(default_factory=dict)   # option -> {default, values: {v: {zh, en}}}
+    raw: Any = field(default=None, repr=False, compare=False)
 
     def indicator(self, indicator_id: str) -> Indicator:
         for ind in self.indicators:
@@ -145,52 +181,98 @@ class Profile:
                 return ind
         raise KeyError(indicator_id)
 
+    def with_options(self, options: dict | None = None, **kw) -> "Profile":
+        """The same profile with some options chosen, e.g. ``with_options(region="ewn")``."""
+        return validate_profile(self.raw, self.path, {**self.options, **(options or {}), **kw})
 
-def validate_profile(raw: Any, path: str | Path = "<profile>") -> Profile:
-    """Validate a parsed profile mapping; return a Profile or raise InputError."""
+
+@functools.lru_cache(maxsize=None)
+def packaged_subtypes() -> dict[str, dict[str, str]]:
+    """{category: {sub-type key: Chinese label}} of the packaged keyword table."""
+    from coverage.io.categories import load_keyword_table
+    table = load_keyword_table()
+    return {c: {s.key: s.label_zh for s in r.subtypes} for c, r in table.categories.items()}
+
+
+def _err(path, problem, field_, fix):
+    return InputError(problem, file=path, field=field_, fix=fix)
+
+
+def _options(raw, path: str, chosen: dict | None):
+    specs_raw = raw.get("options") or {}
+    if not isinstance(specs_raw, dict):
+        raise _err(path, "'options' must be a mapping: option -> {default, values}", "options",
+                   "e.g. options: {region: {default: prd, values: {prd: {zh: 珠江三角洲地区, en: ...}}}}")
+    specs, values = {}, {}
+    for name, spec in specs_raw.items():
+        where = f"options.{name}"
+        vals = spec.get("values") if isinstance(spec, dict) else None
+        if not isinstance(vals, dict) or not vals or spec.get("default") not in vals:
+            raise _err(path, f"option '{name}' needs 'values' (a mapping) and a 'default' among them",
+                       where, "write e.g. region: {default: prd, values: {prd: {zh: ..., en: ...}}}")
+        labels = {str(k): {"zh": str((v or {}).get("zh", k)), "en": str((v or {}).get("en", k))}
+                  for k, v in vals.items()}
+        specs[str(name)] = {"default": str(spec["default"]), "values": labels}
+        values[str(name)] = str(spec["default"])
+    for name, v in (chosen or {}).items():
+        if name not in specs:
+            raise _err(path, f"the profile has no option '{name}'", "options",
+                       "options of this profile: " + (", ".join(specs) or "none"))
+        if str(v) not in specs[name]["values"]:
+            raise _err(path, f"option {name} = {v!r} is not one of "
+                       + ", ".join(specs[name]["values"]), f"options.{name}",
+                       f"choose one of: {', '.join(specs[name]['values'])}")
+        values[name] = str(v)
+    return specs, values
+
+
+def validate_profile(raw: Any, path: str | Path = "<profile>", options: dict | None = None) -> Profile:
+    """Validate a parsed profile mapping; return a Profile or raise InputError.
+
+    ``options`` chooses profile options ({"region": "ewn"}); unchosen ones take their default."""
     path = str(path)
     if not isinstance(raw, dict):
-        raise InputError("profile must be a YAML mapping with keys "
-                         + ", ".join(PROFILE_REQUIRED), file=path, field="(top level)",
-                         fix="start from a packaged profile in coverage/profiles/")
+        raise _err(path, "profile must be a YAML mapping with keys " + ", ".join(PROFILE_REQUIRED),
+                   "(top level)", "start from a packaged profile in coverage/profiles/")
     for key in raw:
         if key not in PROFILE_REQUIRED + PROFILE_OPTIONAL:
-            raise InputError(f"unknown key '{key}' at the top of the profile", file=path,
-                             field=str(key),
-                             fix="allowed keys: " + ", ".join(PROFILE_REQUIRED + PROFILE_OPTIONAL))
+            raise _err(path, f"unknown key '{key}' at the top of the profile", str(key),
+                       "allowed keys: " + ", ".join(PROFILE_REQUIRED + PROFILE_OPTIONAL))
     for key in PROFILE_REQUIRED:
         if key not in raw or raw[key] is None:
-            raise InputError(f"missing key '{key}' at the top of the profile", file=path,
-                             field=key, fix=f"add '{key}:' (see coverage/profiles/national_14th.yaml)")
+            raise _err(path, f"missing key '{key}' at the top of the profile", key,
+                       f"add '{key}:' (see coverage/profiles/national_14th.yaml)")
     for key in ("id", "name_zh", "name_en", "period"):
         if not isinstance(raw[key], (str, int)) or str(raw[key]).strip() == "":
-            raise InputError(f"'{key}' must be a non-empty text", file=path, field=key,
-                             fix=f"write e.g. {key}: ...")
+            raise _err(path, f"'{key}' must be a non-empty text", key, f"write e.g. {key}: ...")
     src = raw["source"]
     if not isinstance(src, dict) or not src.get("title"):
-        raise InputError("'source' must be a mapping with at least 'title' (plan title); "
-                         "also 'document', 'seed_file', 'sections'", file=path, field="source",
-                         fix="write source: {title: ..., document: ..., seed_file: ..., sections: ...}")
+        raise _err(path, "'source' must be a mapping with at least 'title' (plan title); "
+                   "also 'document', 'seed_file', 'sections'", "source",
+                   "write source: {title: ..., document: ..., seed_file: ..., sections: ...}")
     inds = raw["indicators"]
     if not isinstance(inds, list) or not inds:
-        raise InputError("'indicators' must be a non-empty list", file=path, field="indicators",
-                         fix="list the indicators, each starting with '- id: ...'")
+        raise _err(path, "'indicators' must be a non-empty list", "indicators",
+                   "list the indicators, each starting with '- id: ...'")
     not_encoded = raw.get("not_encoded") or []
-    if not isinstance(not_encoded, list):
-        raise InputError("'not_encoded' must be a list", file=path, field="not_encoded",
-                         fix="list the plan figures not measured, each with name_zh and reason")
+    if not isinstance(not_encoded, list) or not all(
+            isinstance(x, dict) and x.get("name_zh") and x.get("reason") for x in not_encoded):
+        raise _err(path, "'not_encoded' must be a list of {name_zh, reason}", "not_encoded",
+                   "list the plan figures not measured, each with name_zh and reason")
+    specs, chosen = _options(raw, path, options)
     seen: set[str] = set()
     indicators = []
     for i, item in enumerate(inds):
-        ind = _validate_indicator(item, i, path)
+        ind = _validate_indicator(item, i, path, specs, chosen)
         if ind.id in seen:
-            raise InputError(f"indicator id '{ind.id}' appears twice", file=path,
-                             field=f"indicators[{i}].id", fix="give every indicator its own id")
+            raise _err(path, f"indicator id '{ind.id}' appears twice", f"indicators[{i}].id",
+                       "give every indicator its own id")
         seen.add(ind.id)
         indicators.append(ind)
     return Profile(id=str(raw["id"]), name_zh=str(raw["name_zh"]), name_en=str(raw["name_en"]),
                    source=dict(src), period=str(raw["period"]), indicators=tuple(indicators),
-                   path=path, note=raw.get("note"), not_encoded=tuple(not_encoded))
+                   path=path, note=raw.get("note"), not_encoded=tuple(not_encoded),
+                   options=chosen, option_specs=specs, raw=raw)
 
 
 def _is_number(x: Any) -> bool:
@@ -198,17 +280,24 @@ def _is_number(x: Any) -> bool:
             and math.isfinite(float(x)))
 
 
-def _validate_indicator(item: Any, i: int, path: str) -> Indicator:
+def _texts(v) -> list | None:
+    if isinstance(v, str):
+        v = [v]
+    if not isinstance(v, list) or not v or not all(isinstance(s, str) and s.strip() for s in v):
+        return None
+    return [s.strip() for s in v]
+
+
+def _validate_indicator(item: Any, i: int, path: str, specs: dict, chosen: dict) -> Indicator:
     where = f"indicators[{i}]"
     if not isinstance(item, dict):
-        raise InputError(f"{where} must be a mapping of keys", file=path, field=where,
-                         fix="each indicator starts with '- id: ...' followed by its keys")
+        raise _err(path, f"{where} must be a mapping of keys", where,
+                   "each indicator starts with '- id: ...' followed by its keys")
     iid = item.get("id")
     label = f"indicator '{iid}'" if iid else where
 
     def err(problem: str, key: str, fix: str) -> InputError:
-        return InputError(f"{label}: {problem}", file=path,
-                          field=f"indicators[{i}] (id {iid}).{key}", fix=fix)
+        return _err(path, f"{label}: {problem}", f"indicators[{i}] (id {iid}).{key}", fix)
 
     for key in item:
         if key not in REQUIRED_KEYS + OPTIONAL_KEYS:
@@ -223,8 +312,22 @@ def _validate_indicator(item: Any, i: int, path: str) -> Indicator:
     if kind not in KIND_SPECS:
         raise err(f"unknown kind '{kind}'", "kind", "use one of: " + ", ".join(KINDS))
     spec = KIND_SPECS[kind]
-    if not _is_number(item["target"]):
-        raise err(f"target must be a number, got {item['target']!r}", "target",
+    texts = ("name_zh", "name_en", "note_zh", "note_en")
+    target, names = item["target"], {k: item[k] for k in texts if item.get(k) is not None}
+    if item.get("target_by") is not None:
+        opt = item["target_by"]
+        if opt not in specs:
+            raise err(f"target_by names no option of the profile: {opt!r}", "target_by",
+                      "declare it under 'options:' at the top, or remove target_by")
+        if not isinstance(target, dict) or set(map(str, target)) != set(specs[opt]["values"]):
+            raise err(f"with target_by: {opt}, target must give one figure per value "
+                      f"({', '.join(specs[opt]['values'])})", "target",
+                      "e.g. target: {" + ", ".join(f"{v}: 80" for v in specs[opt]["values"]) + "}")
+        target = {str(k): v for k, v in target.items()}[chosen[opt]]
+        lab = specs[opt]["values"][chosen[opt]]
+        names = {k: str(v).replace("{" + opt + "}", lab[k[-2:]]) for k, v in names.items()}   # {region}
+    if not _is_number(target):
+        raise err(f"target must be a number, got {target!r}", "target",
                   "write the figure without units, e.g. target: 80 (for 80%)")
     if item["comparison"] not in COMPARISONS:
         raise err(f"bad comparison {item['comparison']!r}", "comparison",
@@ -245,23 +348,33 @@ def _validate_indicator(item: Any, i: int, path: str) -> Indicator:
     if isinstance(cats, str):
         cats = [cats]
     if not isinstance(cats, list) or not cats:
-        raise err("categories must be a non-empty list", "categories",
-                  "e.g. categories: [comprehensive]")
+        raise err("categories must be a non-empty list", "categories", "e.g. categories: [comprehensive]")
     for c in cats:
         if c not in CATEGORIES:
-            raise err(f"unknown category {c!r}", "categories", "use plan categories: "
-                      + ", ".join(CATEGORIES))
-    for key in ("name_zh", "name_en", "source"):
+            raise err(f"unknown category {c!r}", "categories", "use plan categories: " + ", ".join(CATEGORIES))
+    for key in ("name_zh", "name_en"):
         if not isinstance(item[key], str) or not item[key].strip():
             raise err(f"'{key}' must be a non-empty text", key, f"write {key}: ...")
+    clause = item.get("clause", item.get("source"))
+    if not isinstance(clause, str) or not clause.strip():
+        raise err("missing key 'clause' (the plan clause, e.g. 专栏1 第1项)", "clause",
+                  "add clause: ... and quote: the plan text, verbatim")
+    quote = ()
+    if item.get("quote") is not None:
+        q = _texts(item["quote"])
+        if q is None:
+            raise err("quote must be the plan text (a text or a list of texts)", "quote",
+                      f"copy the sentence from the plan; mark a cut with {QUOTE_CUT}")
+        quote = tuple(q)
     allowed_optional = set(spec["optional"]) | set(ALWAYS_OPTIONAL)
     if spec["threshold"]:
         allowed_optional |= {"threshold_min", "threshold_m"}
     for key in OPTIONAL_KEYS:
         if key in item and key not in allowed_optional:
-            raise err(f"key '{key}' is not used by kind {kind}", key,
-                      f"remove '{key}' (kind {kind} uses: "
-                      + (", ".join(sorted(allowed_optional)) or "none") + ")")
+            why = (" (the walking kinds count every facility of the categories: their distances "
+                   "are per category)" if key in _SELECT and spec["threshold"] else "")
+            raise err(f"key '{key}' is not used by kind {kind}{why}", key,
+                      f"remove '{key}' (kind {kind} uses: " + (", ".join(sorted(allowed_optional)) or "none") + ")")
     if spec["threshold"]:
         has_min, has_m = item.get("threshold_min") is not None, item.get("threshold_m") is not None
         if has_min == has_m:
@@ -269,31 +382,48 @@ def _validate_indicator(item: Any, i: int, path: str) -> Indicator:
                       "threshold_min", "e.g. threshold_min: 15")
     for key in ("threshold_min", "threshold_m", "min_area_m2"):
         if item.get(key) is not None and (not _is_number(item[key]) or item[key] <= 0):
-            raise err(f"{key} must be a positive number, got {item[key]!r}", key,
-                      f"e.g. {key}: 300")
+            raise err(f"{key} must be a positive number, got {item[key]!r}", key, f"e.g. {key}: 300")
     for key in spec.get("needs", ()):
         if item.get(key) is None:
             raise err(f"missing key '{key}' (kind {kind} needs it)", key, f"add {key}: ...")
     for key in ("min_covered_share", "share_target"):
         if key in item and (not _is_number(item[key]) or not 0 < item[key] <= 100):
-            raise err(f"{key} must be a percentage in (0, 100], got {item[key]!r}", key,
-                      f"e.g. {key}: 50")
+            raise err(f"{key} must be a percentage in (0, 100], got {item[key]!r}", key, f"e.g. {key}: 50")
     if "require" in item and item["require"] not in REQUIRE:
         raise err(f"bad require {item['require']!r}", "require", "use 'any' or 'all'")
     if "facility_level" in item and item["facility_level"] not in FACILITY_LEVELS:
         raise err(f"bad facility_level {item['facility_level']!r}", "facility_level",
-                  "use 'community' or 'township'")
-    opt = {k: item[k] for k in OPTIONAL_KEYS if k in item}
+                  "use 'community', 'township' or 'any'")
+    if "area" in item and item["area"] not in AREA_FIELDS:
+        raise err(f"bad area {item['area']!r}", "area",
+                  "use 'floor' (building floor area) or 'site' (ground area of plazas and grounds)")
+    known = {s for c in cats for s in packaged_subtypes().get(c, {})}
+    chosen_sub = {}
+    for key in ("subtypes", "exclude_subtypes"):
+        if item.get(key) is None:
+            continue
+        subs = _texts(item[key])
+        bad = [s for s in (subs or [None]) if s not in known]
+        if bad:
+            raise err(f"unknown sub-type {bad[0]!r} for categories {', '.join(cats)}", key,
+                      "use sub-types of the keyword table (coverage/resources/category_keywords.yaml): "
+                      + (", ".join(sorted(known)) or "these categories have none"))
+        chosen_sub[key] = tuple(subs)
+    opt = {k: item[k] for k in ("threshold_min", "threshold_m", "min_area_m2", "min_covered_share",
+                                "share_target", "require", "area") if k in item}
     for k in ("threshold_min", "threshold_m", "min_area_m2", "min_covered_share", "share_target"):
         if k in opt:
             opt[k] = float(opt[k])
-    for k in ("baseline", "note"):
-        if k in opt and opt[k] is not None:
-            opt[k] = str(opt[k])
-    return Indicator(id=iid, name_zh=item["name_zh"].strip(), name_en=item["name_en"].strip(),
-                     kind=kind, target=float(item["target"]), comparison=item["comparison"],
-                     unit=unit, applies_to=item["applies_to"], categories=tuple(cats),
-                     source=item["source"].strip(), **opt)
+    note = item.get("note")
+    for k in ("baseline", "note_zh", "note_en"):
+        v = names.get(k, item.get(k, note if k != "baseline" else None))
+        if v is not None:
+            opt[k] = str(v).strip()
+    return Indicator(id=iid, name_zh=names["name_zh"].strip(), name_en=names["name_en"].strip(),
+                     kind=kind, target=float(target), comparison=item["comparison"], unit=unit,
+                     applies_to=item["applies_to"], categories=tuple(cats), clause=clause.strip(),
+                     quote=quote, facility_level=item.get("facility_level", spec["level"]),
+                     **chosen_sub, **opt)
 
 
 def required_thresholds_m(profile: Profile, speed_m_per_min: float) -> dict[str, float]:

@@ -23,8 +23,9 @@ def _resolve(name_or_path: str | Path) -> Path:
     looks_like_path = p.suffix.lower() in (".yaml", ".yml") or "/" in s or "\\" in s
     if looks_like_path:
         if not p.is_file():
-            raise InputError("profile file not found", file=s, field="profile",
-                             fix="give an existing YAML file or one of the packaged ids: "
+            raise InputError(f"profile file not found: {s}", field="profile",
+                             fix="give the path of your profile YAML relative to the study YAML, or one of the "
+                                 "packaged ids: "
                                  + ", ".join(list_profiles()))
         return p
     packaged = PROFILE_DIR / f"{s}.yaml"
@@ -37,8 +38,11 @@ def _resolve(name_or_path: str | Path) -> Path:
                          + ") or the path of your own profile YAML")
 
 
-def load_profile(name_or_path: str | Path = DEFAULT_PROFILE) -> Profile:
-    """Load and validate a profile by packaged id or path; raises InputError on any mistake."""
+def load_profile(name_or_path: str | Path = DEFAULT_PROFILE, options: dict | None = None) -> Profile:
+    """Load and validate a profile by packaged id or path; raises InputError on any mistake.
+
+    ``options`` chooses the profile's options (e.g. ``{"region": "ewn"}`` for Guangdong's
+    east/west/north figures); an option not chosen takes the default written in the profile."""
     path = _resolve(name_or_path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -48,22 +52,26 @@ def load_profile(name_or_path: str | Path = DEFAULT_PROFILE) -> Profile:
     except UnicodeDecodeError:
         raise InputError("profile is not UTF-8 text", file=path,
                          fix="save the file as UTF-8") from None
-    return validate_profile(raw, path)
+    return validate_profile(raw, path, options)
 
 
-def resolve_profile(name_or_path, *, base=".", file=None) -> str:
+def resolve_profile(name_or_path, *, base=".", file=None, options=None) -> str:
     """Check a profile setting before any work: a packaged id stays an id, a path becomes absolute
     (relative to the YAML's folder), and the profile is loaded once so that a mistake in it stops
-    the run now. Returns the id or the absolute path."""
+    the run now (also a wrong ``options`` value). Returns the id or the absolute path."""
     s = str(name_or_path).strip()
     p = Path(s).expanduser()
     if (p.suffix.lower() in (".yaml", ".yml") or "/" in s or "\\" in s) and not p.is_absolute():
         p = Path(base) / p
         s = str(p)
     try:
-        load_profile(s)
+        load_profile(s, options)
     except InputError as exc:
-        if exc.file is None:
+        chosen = ("is not one of" in exc.problem or "has no option" in exc.problem)
+        if options and exc.field and exc.field.startswith("options") and chosen:
+            # a wrong option value is the study YAML's mistake (profile_options), not the profile's
+            exc = InputError(exc.problem, file=file, field="profile_" + exc.field, fix=exc.fix)
+        elif exc.file is None:
             exc = InputError(exc.problem, file=file, field=exc.field or "profile", fix=exc.fix)
         raise exc
     return s

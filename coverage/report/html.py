@@ -39,7 +39,7 @@ _T = {
     "zh": {"title": "社区生活圈设施覆盖分析报告", "item": "项目", "value": "内容", "area": "研究区",
            "crs": "坐标系", "profile": "规划标准", "speed": "步行速度", "thresholds": "规划阈值",
            "breaks": "分析分段", "sources": "数据来源", "network": "路网来源", "communities": "社区",
-           "facilities": "设施", "population": "人口", "indicator": "指标", "target": "目标",
+           "facilities": "设施", "population": "人口", "indicator": "指标", "target": "规划目标",
            "met": "达标", "gap": "差距", "status": "状态", "note": "说明", "category": "类别",
            "thr": "阈值（分钟）", "pop": "人口", "covered": "覆盖人口", "rate": "覆盖率",
            "urban": "城市社区", "rural": "农村社区", "rank": "序号", "township": "街道/乡镇",
@@ -48,7 +48,10 @@ _T = {
            "step": "步骤", "seconds": "秒", "none": "无", "osm": "OpenStreetMap（© OpenStreetMap contributors）",
            "own": "自有道路数据", "rate_at": "{m:g}分钟", "min_per": "米/分钟", "total": "合计",
            "file": "文件", "method": "方法", "figure_note": "说明", "generated": "生成时间",
-           "font_note": "图件说明", "val": "数值", "before": "选址前", "after": "选址后"},
+           "font_note": "图件说明", "val": "现状值", "before": "选址前", "after": "选址后",
+           "measure": "口径", "clause": "规划条款",
+           "ind_note": "“全覆盖”即100%；说明中标“本工具解读”的目标由本工具按规划文字推定。人口覆盖率按步行距离内的人口计，"
+                       "社区覆盖率按建有设施的社区计。达标 ✓ 未达标 ✗，— 为无法测算（原因见说明）。"},
     "en": {"title": "Life-circle facility coverage report", "item": "Item", "value": "Value", "area": "Study area",
            "crs": "CRS", "profile": "Standards profile", "speed": "Walking speed", "thresholds": "Plan thresholds",
            "breaks": "Breaks", "sources": "Data sources", "network": "Network source", "communities": "Communities",
@@ -61,7 +64,12 @@ _T = {
            "step": "Step", "seconds": "Seconds", "none": "none", "osm": "OpenStreetMap (© OpenStreetMap contributors)",
            "own": "own road data", "rate_at": "{m:g} min", "min_per": "m/min", "total": "Total",
            "file": "File", "method": "Method", "figure_note": "Note", "generated": "Generated",
-           "font_note": "Figures note", "val": "Value", "before": "before", "after": "after"},
+           "font_note": "Figures note", "val": "Value", "before": "before", "after": "after",
+           "measure": "Measure", "clause": "Plan clause",
+           "ind_note": "Full coverage = 100%; targets whose note says the tool reads them are the toolkit's "
+                       "reading of the plan's words. Population covered counts residents within the walk; share "
+                       "of communities counts communities with a facility. ✓ met, ✗ not met, — not measurable "
+                       "(see the note)."},
 }
 
 _CSS = """
@@ -73,6 +81,7 @@ table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
 th,td{border:1px solid #777;padding:.25em .5em;text-align:left;vertical-align:top}
 th{background:#eee}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
+.nw{white-space:nowrap}
 .met{font-weight:bold}
 .no{font-weight:bold;text-decoration:underline}
 figure{margin:1em 0}
@@ -133,6 +142,18 @@ def _section(key, lang, body):
     return f'<section id="{key}"><h2>{_e(HEADINGS[lang][key])}</h2>\n{body}\n</section>'
 
 
+def _profile_name(cfg, lang) -> str:
+    """The plan's name, its id and the chosen options (e.g. Guangdong's region)."""
+    stem = Path(str(cfg.profile)).stem
+    try:
+        from ..io.profiles import load_profile
+        prof = load_profile(cfg.profile, getattr(cfg, "profile_options", None) or None)
+    except Exception:  # noqa: BLE001 - a profile that cannot be read again still has its id
+        return stem
+    opts = "; ".join(f"{k}: {prof.option_specs[k]['values'][v][lang]}" for k, v in prof.options.items())
+    return f"{prof.name_zh if lang == 'zh' else prof.name_en} ({stem}{'; ' + opts if opts else ''})"
+
+
 def _settings(res, lang, t):
     cfg = res.config
     net = cfg.network
@@ -148,7 +169,7 @@ def _settings(res, lang, t):
     rows = [
         (t["area"], res.title),
         (t["crs"], str(res.crs)),
-        (t["profile"], Path(str(cfg.profile)).stem if cfg.profile else t["none"]),
+        (t["profile"], _profile_name(cfg, lang) if cfg.profile else t["none"]),
         (t["speed"], f"{cfg.analysis.walk_speed_kmh:g} km/h ({float(res.speed_m_per_min):.1f} {t['min_per']})"),
         (t["thresholds"], thr),
         (t["breaks"], ", ".join(b.label(lang) for b in res.breaks)),
@@ -162,27 +183,20 @@ def _settings(res, lang, t):
 
 
 def _indicators(res, lang, t):
+    """The area rows of the indicators, in the profile's order, in the report language only."""
+    from .markdown import _cells
     ind = res.indicators
     if ind is None or not len(ind):
         return f"<p>{_e(t['none'])}</p>"
-    a = ind[ind.level == "area"].sort_values(["indicator_id", "measure"], kind="stable")
     rows = []
-    for _, r in a.iterrows():
-        met = r["met"]
-        if met is None or (not isinstance(met, (bool, np.bool_)) and pd.isna(met)):
-            mark = "—"
-        else:
-            mark = _Raw('<span class="met">✓</span>') if bool(met) else _Raw('<span class="no">✗</span>')
-        name = r["name_zh"] if lang == "zh" else r["name_en"]
-        other = r["name_en"] if lang == "zh" else r["name_zh"]
-        unit = "" if pd.isna(r["unit"]) else str(r["unit"])
-        gap = "" if pd.isna(r["gap"]) else f"{_num(r['gap'], 1)} {'' if pd.isna(r['gap_unit']) else r['gap_unit']}"
-        rows.append((_Raw(f"{_e(name)}<br><span class='muted'>{_e(other)}</span>"),
-                     f"{_num(r['value'], 1)} {unit}".strip(),
-                     f"{r['comparison']} {_num(r['target'], 1)} {unit}".strip(),
-                     mark, gap.strip(), r["status"], "" if pd.isna(r["note"]) else r["note"]))
-    return _table([t["indicator"], t["val"], t["target"], t["met"], t["gap"], t["status"], t["note"]],
-                  rows, num_cols=(1, 4))
+    for r in ind[ind.level == "area"].itertuples(index=False):
+        c = _cells(r, "area", lang)
+        mark = {"✓": _Raw('<span class="met">✓</span>'), "✗": _Raw('<span class="no">✗</span>')}.get(c["met"], "—")
+        nw = [_Raw(f'<span class="nw">{_e(c[k])}</span>') for k in ("value", "target", "gap")]
+        rows.append((c["indicator"], c["measure"], nw[0], nw[1], mark, nw[2], c["note"], c["clause"]))
+    body = _table([t["indicator"], t["measure"], t["val"], t["target"], t["met"], t["gap"], t["note"],
+                   t["clause"]], rows, num_cols=(2, 5))
+    return body + f"<p class='muted'>{_e(t['ind_note'])}</p>"
 
 
 def _summary(res, lang, t):

@@ -52,6 +52,14 @@ class Col:
         h = f"{self.zh} {self.en}"
         return f"{h} ({self.unit})" if self.unit else h
 
+    def header_for(self, lang: str = "both") -> str:
+        """The header in one language (zh: 差距（平方米）-style, en) or both (the default)."""
+        if lang == "zh":
+            return f"{self.zh}（{self.unit}）" if self.unit else self.zh
+        if lang == "en":
+            return f"{self.en} ({self.unit})" if self.unit else self.en
+        return self.header
+
     @property
     def unit_doc(self) -> str:
         if self.kind == "rate":
@@ -103,16 +111,22 @@ COLUMNS: dict[str, Col] = {
     "indicator_id": Col("指标编号", "Indicator ID", "indicator id in the standards profile", kind=_T),
     "name_zh": Col("指标名称", "Indicator (Chinese)", "indicator name as in the plan", kind=_T),
     "name_en": Col("指标名称(英文)", "Indicator (English)", "indicator name in English", kind=_T),
-    "measure": Col("度量", "Measure", "what value measures (e.g. covered_population_share, share_of_communities)",
-                   kind=_T),
+    "measure": Col("口径", "Measure", "what value measures (covered_population_share 人口覆盖率, "
+                   "share_of_communities 社区覆盖率, share_of_townships, per_100_households, ...)", kind=_T),
     "value": Col("现状值", "Value", "measured value, in the row's unit column", kind="num"),
     "target": Col("规划目标", "Target", "plan target, in the row's unit column", kind="num"),
     "comparison": Col("比较", "Comparison", "how value is compared with target (>=, <=)", kind=_T),
     "met": Col("是否达标", "Met", "True/False; blank when not measurable", kind="bool"),
     "gap": Col("差距", "Gap", "shortfall to the target, in gap_unit (0 when met)", kind="num"),
     "gap_unit": Col("差距单位", "Gap unit", "unit of gap (people, communities, m², ...)", kind=_T),
-    "status": Col("状态", "Status", "measured, or 'not measurable: <missing field>'", kind=_T),
-    "note": Col("说明", "Note", "counts behind the value, lower bounds, caveats", kind=_T),
+    "status": Col("状态", "Status", "measured, or 'not measurable: <missing field>' (machine code)", kind=_T),
+    "status_zh": Col("测算状态", "Status (Chinese)", "已测算, or 无法测算：<missing field> (status in Chinese)",
+                     kind=_T),
+    "note": Col("说明", "Note", "the tool's reading of the plan, counts behind the value, lower bounds, caveats "
+                "(English)", kind=_T),
+    "note_zh": Col("说明", "Note (Chinese)", "the same note in Chinese", kind=_T),
+    "clause": Col("规划条款", "Plan clause", "clause of the plan the indicator comes from (its text is quoted "
+                  "in the profile)", kind=_T),
     "kind": Col("指标类型", "Indicator kind", "how the indicator is computed (see coverage/indicators.py)", kind=_T),
     "applies_to": Col("适用范围", "Applies to", "urban, rural or all communities/townships", kind=_T),
     # gaps
@@ -244,8 +258,6 @@ _SUMMARY_COLS = ["level", "unit", "category", "category_zh", "population_group",
                  "population", "covered_pop", "uncovered_pop", "coverage_rate", "communities",
                  "communities_with_facility", "communities_within_threshold"]
 _TOWNSHIP_COLS = ["township"] + _SUMMARY_COLS[2:]
-_INDICATOR_COLS = ["level", "unit_id", "unit_name", "indicator_id", "name_zh", "name_en", "value", "unit", "target",
-                   "comparison", "met", "gap", "gap_unit", "status", "note", "measure", "kind", "applies_to"]
 _GAP_COLS = ["gap_id", "category", "category_zh", "threshold_min", "rank", "population", "points", "area_m2",
              "nearest_facility_m", "search_limit_m", "community_id", "township", "communities"]
 _SITE_COLS = ["category", "category_zh", "rank", "threshold_min", "added_population", "rate_before",
@@ -280,6 +292,28 @@ def _with_zh(df):
     return df
 
 
+def report_lang(res) -> str:
+    """The report language of a run (output.lang), zh when unknown."""
+    out = getattr(getattr(res, "config", None), "output", None)
+    return getattr(out, "lang", "zh") if getattr(out, "lang", None) in ("zh", "en") else "zh"
+
+
+def table_lang(key: str, res) -> str:
+    """Language of a table's headers and text: the indicator table is in the report language only
+    (what a planner pastes), the other tables are bilingual."""
+    return report_lang(res) if key == "indicators" else "both"
+
+
+def table_header(key: str, name: str, res) -> str:
+    """The header of column ``name`` of table ``key`` as the workbook, tables/ and tables.md write it."""
+    return describe(key, name).header_for(table_lang(key, res))
+
+
+def _indicator_table(res) -> pd.DataFrame:
+    from .markdown import indicator_table
+    return indicator_table(res.indicators, report_lang(res))
+
+
 def build_tables(res) -> dict[str, pd.DataFrame]:
     """The report tables (machine column names; ``describe`` gives the headers)."""
     s = res.coverage_summary
@@ -309,8 +343,7 @@ def build_tables(res) -> dict[str, pd.DataFrame]:
         v = inside[c].reindex(comm["community_id"]) if c in inside.columns else pd.Series(0, index=comm.index)
         comm[f"facilities_{c}"] = v.fillna(0).to_numpy().astype(int)
 
-    ind = (res.indicators if res.indicators is not None else pd.DataFrame(columns=_INDICATOR_COLS))
-    ind = ind[[c for c in _INDICATOR_COLS if c in ind.columns]].reset_index(drop=True)
+    ind = _indicator_table(res)
 
     if res.gaps is not None and len(res.gaps):
         gaps = _with_zh(pd.DataFrame(res.gaps.drop(columns="geometry")))
@@ -339,19 +372,20 @@ def build_tables(res) -> dict[str, pd.DataFrame]:
     for key, df in out.items():
         for name in df.columns:
             col = describe(key, name)
-            rows.append({"table": TABLES[key][0], "column": name, "header": col.header, "zh": col.zh,
+            rows.append({"table": TABLES[key][0], "column": name, "header": table_header(key, name, res),
+                         "zh": col.zh,
                          "meaning": col.meaning, "unit_doc": col.unit_doc})
     out["dictionary"] = pd.DataFrame(rows)
     return out
 
 
-def _headed(key, df) -> pd.DataFrame:
-    """Rounded copy with bilingual headers (inf -> blank)."""
+def _headed(key, df, lang="both") -> pd.DataFrame:
+    """Rounded copy with the table's headers (inf -> blank)."""
     df = df.copy()
     for c in df.columns:
         if pd.api.types.is_float_dtype(df[c]):
             df[c] = df[c].replace([np.inf, -np.inf], np.nan).round(10 if describe(key, c).kind == "rate" else 6)
-    df.columns = [describe(key, c).header for c in df.columns]
+    df.columns = [describe(key, c).header_for(lang) for c in df.columns]
     return df
 
 
@@ -361,14 +395,16 @@ def _display_width(v) -> int:
     return sum(2 if ord(ch) > 0x2E7F else 1 for ch in s)
 
 
-def _write_xlsx(tables, path: Path):
+def _write_xlsx(tables, path: Path, langs=None):
+    langs = langs or {}
     from openpyxl.styles import Alignment, Font
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         for key, df in tables.items():
             sheet = TABLES[key][0]
             assert len(sheet) <= 31, sheet
-            _headed(key, df).to_excel(xw, sheet_name=sheet, index=False)
+            lang = langs.get(key, "both")
+            _headed(key, df, lang).to_excel(xw, sheet_name=sheet, index=False)
             ws = xw.sheets[sheet]
             ws.freeze_panes = "A2"
             if len(df):
@@ -392,7 +428,7 @@ def _write_xlsx(tables, path: Path):
                     widest = len(f"{max(finite, default=0):,.1f}") + 1
                 else:
                     widest = max((_display_width(v) for v in vals), default=0)
-                head_w = max(_display_width(w) for w in col.header.split(" ", 1)) + 2
+                head_w = max(_display_width(w) for w in col.header_for(lang).split(" ", 1)) + 2
                 ws.column_dimensions[letter].width = float(min(max(widest + 2, head_w, 8), 60))
         props = xw.book.properties
         props.created = FIXED_DATE
@@ -422,15 +458,17 @@ def _fix_zip(data: bytes, path: Path):
 
 
 # ------------------------------------------------------------------------------------ csv and md
-def _write_csv(key, df, path: Path):
-    _headed(key, df).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n", float_format="%.10g")
+def _write_csv(key, df, path: Path, lang="both"):
+    _headed(key, df, lang).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n", float_format="%.10g")
 
 
-def _md_cell(v, kind) -> str:
+def _md_cell(v, kind, lang="both") -> str:
     if v is None or (isinstance(v, float) and not np.isfinite(v)) or (v is pd.NA):
         return "—"
+    if kind == "bool" and isinstance(v, str):
+        return v
     if kind == "bool":
-        return "是 yes" if bool(v) else "否 no"
+        return {"zh": ("是", "否"), "en": ("yes", "no")}.get(lang, ("是 yes", "否 no"))[0 if bool(v) else 1]
     if isinstance(v, (bool, np.bool_)):
         return str(bool(v))
     if isinstance(v, (int, float, np.integer, np.floating)):
@@ -449,12 +487,12 @@ def _md_cell(v, kind) -> str:
     return str(v).replace("|", "\\|").replace("\n", " ")
 
 
-def _md_table(key, df) -> str:
+def _md_table(key, df, lang="both") -> str:
     cols = [describe(key, c) for c in df.columns]
-    lines = ["| " + " | ".join(c.header for c in cols) + " |",
+    lines = ["| " + " | ".join(c.header_for(lang) for c in cols) + " |",
              "| " + " | ".join("---:" if c.kind not in ("text", "bool") else "---" for c in cols) + " |"]
     for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(_md_cell(v, c.kind) for v, c in zip(row, cols)) + " |")
+        lines.append("| " + " | ".join(_md_cell(v, c.kind, lang) for v, c in zip(row, cols)) + " |")
     if not len(df):
         lines.append("| " + " | ".join("" for _ in cols) + " |")
     return "\n".join(lines)
@@ -467,7 +505,7 @@ def _tables_md(res, tables) -> str:
     for key, df in tables.items():
         if key == "dictionary":
             continue
-        parts += [f"## {TABLES[key][0]}", "", _md_table(key, df), ""]
+        parts += [f"## {TABLES[key][0]}", "", _md_table(key, df, table_lang(key, res)), ""]
     return "\n".join(parts)
 
 
@@ -506,7 +544,8 @@ def _columns_md(res, tables) -> str:
                   "| 表头 Header | 字段 Column | English meaning | 单位 Unit |", "| --- | --- | --- | --- |"]
         for name in df.columns:
             c = describe(key, name)
-            lines.append(f"| {esc(c.header)} | {esc(name)} | {esc(c.meaning)} | {esc(c.unit_doc)} |")
+            lines.append(f"| {esc(table_header(key, name, res))} | {esc(name)} | {esc(c.meaning)} | "
+                         f"{esc(c.unit_doc)} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -517,10 +556,11 @@ def write_tables(res, out_dir) -> dict[str, Path]:
     (out / "tables").mkdir(parents=True, exist_ok=True)
     tables = build_tables(res)
     files = {"xlsx": out / "tables.xlsx", "md": out / "tables.md", "columns": out / "columns.md"}
-    _write_xlsx(tables, files["xlsx"])
+    langs = {key: table_lang(key, res) for key in tables}
+    _write_xlsx(tables, files["xlsx"], langs)
     for key, df in tables.items():
         files[f"csv_{key}"] = out / "tables" / TABLES[key][1]
-        _write_csv(key, df, files[f"csv_{key}"])
+        _write_csv(key, df, files[f"csv_{key}"], langs[key])
     files["md"].write_text(_tables_md(res, tables), encoding="utf-8")
     files["columns"].write_text(_columns_md(res, tables), encoding="utf-8")
     return files
