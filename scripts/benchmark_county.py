@@ -3,20 +3,34 @@
 
     .venv/bin/python scripts/make_county.py                      # once: out/county (~20 s)
     .venv/bin/python scripts/benchmark_county.py                 # run the tool + the raw csgraph pass
-    .venv/bin/python scripts/benchmark_county.py --skip-run      # only the raw csgraph pass
+    .venv/bin/python scripts/benchmark_county.py --skip-run      # only the raw csgraph pass (+ 3.)
+    .venv/bin/python scripts/benchmark_county.py --no-api        # without the in-process part (3.)
 
 1. Runs ``python -m coverage run --config CONFIG --out OUT [--timings]`` as a subprocess (``--timings``
    only when ``run --help`` lists it). Measures the wall time, the child's peak RSS
    (``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``) and samples its RSS from /proc every 0.2 s.
    Per-step figures come from ``OUT/run.json`` when the tool writes one
-   (``{step: {"seconds": s, "peak_rss_mb": m}}``, also accepted under a ``"steps"`` key or as a list);
-   otherwise from the progress lines ``[   1.2s] step ...`` on stderr (each step lasts until the next
-   one starts; the last one also holds the writing of the outputs), with each step's peak of the
-   sampled RSS.
+   (``{step: {"seconds": s, "peak_rss_mb": m}}``, also accepted under a ``"steps"`` key or as a list),
+   plus a row "writing outputs" (map, figures, tables: from the end of the steps to the first line
+   the tool prints after writing them) while run.json has no such step; otherwise (no run.json, or
+   a run stopped at ``--timeout``) from the progress lines ``[   1.2s] step ...`` on stderr: each
+   step lasts until the next line (exact only when steps do not nest; the last one also holds the
+   writing of the outputs), with each step's peak of the sampled RSS. A run stopped at the timeout
+   reports lower bounds.
 2. Times a raw ``scipy.sparse.csgraph.dijkstra(..., min_only=True, limit=LIMIT)`` multi-source pass
    on the road graph alone, for each of the 8 categories, the facilities snapped to the nearest
-   node. The graph comes from the tool's own roads builder when importable, otherwise from the
-   line end points. Prints the ratio "tool's shortest-path step / raw pass".
+   node, LIMIT the tool's own search limit of the category (``Study._cutoff``: 3 x the plan
+   threshold; ``--limit`` sets one for all). The graph comes from the tool's own roads builder when
+   importable, otherwise from the line end points. Prints the ratio "tool's shortest-path step /
+   raw pass".
+3. In this process, through the Python API (``Study.from_yaml``; ``--no-api`` skips it): the
+   shortest paths for the 8 categories as the pipeline runs them (``coverage.core.access.nearest``
+   from each category's facilities to every demand point, at the category's limit) against the
+   raw csgraph pass on the same road graph (``WalkNetwork.csr()``, the facilities at their
+   nearest road node, the same limits), the two alternating ``--repeat`` times; the quietest
+   (fastest) run of each and their ratio (goal: within 1.5x). Then siting as the tool runs it
+   (``Study.siting()``: the config's k) and with ``--siting-k`` (default 50): per category the
+   candidates, the seconds in candidates, coverage matrix and solver, method, status and gap.
 
 Goals (printed, never asserted): end to end < 60 s, peak memory < 4 GB, life-circle polygons < 30 s,
 map.html <= 15 MB, siting < 20 s, figures < 10 s. Results are also written to OUT/benchmark_county.json.
@@ -170,6 +184,7 @@ def collect_steps(res, out):
     post = [t for t, ln in res["stdout"] if t >= t_last and (ln.strip() == "Files:" or SUMMARY.search(ln))] + \
            [t for t, ln in res["stderr"] if t >= t_last and ln.startswith("warning:")]
     t_written = min(post) if post and res["returncode"] == 0 else None
+    nested = any(prog[k + 1][0] - prog[k][0] < 0.05 for k in range(len(prog) - 1))
     psteps = []
     for k, (t, name, _) in enumerate(prog):
         if k + 1 < len(prog):
@@ -180,7 +195,7 @@ def collect_steps(res, out):
             end, label = res["wall_s"] - offset, name
         psteps.append(dict(step=label, seconds=round(end - t, 2), peak_rss_mb=_peak(res["samples"], t + offset,
                                                                                      end + offset),
-                           source="progress lines"))
+                           source="progress lines (nested)" if nested else "progress lines"))
     if js is None:
         return psteps, offset, False
     names = {s["step"] for s in js}
@@ -237,7 +252,20 @@ def symmetric_csr_min(u, v, w, n):
     return sp.csr_array((ww[first], (a[first], b[first])), shape=(n, n))
 
 
-def raw_pass(config, limit):
+def tool_cutoffs(config):
+    """Each category's search limit in the tool (metres): ``Study._cutoff``, or None when the tool
+    cannot be imported."""
+    sys.path.insert(0, str(REPO))
+    try:
+        import coverage as lc
+        study = lc.Study.from_yaml(config)
+        return {c: float(study._cutoff(c)) for c in study.categories}
+    except Exception as exc:  # report and fall back to --limit
+        print(f"  (the tool's search limits are not available: {type(exc).__name__}: {exc})")
+        return None
+
+
+def raw_pass(config, limit, cutoffs=None):
     import pandas as pd
     import pyogrio
     import shapely
@@ -313,14 +341,99 @@ def raw_pass(config, limit):
     t_all = time.perf_counter()
     for cat in sorted(f[catcol].dropna().unique(), key=str):
         src = np.unique(node[(f[catcol] == cat).to_numpy()])
+        lim = (cutoffs or {}).get(str(cat), limit)
         t = time.perf_counter()
-        d = dijkstra(A, directed=False, indices=src, min_only=True, limit=limit)
+        d = dijkstra(A, directed=False, indices=src, min_only=True, limit=lim)
         per[str(cat)] = dict(sources=int(src.size), seconds=round(time.perf_counter() - t, 3),
-                             reached_nodes=int(np.isfinite(d).sum()))
+                             reached_nodes=int(np.isfinite(d).sum()), limit_m=lim)
     res["dijkstra_total_s"] = round(time.perf_counter() - t_all, 3)
     res["per_category"] = per
     res["limit_m"] = limit
     return res
+
+
+def same_process(config, repeat, siting_ks):
+    """Shortest paths (tool vs raw csgraph, interleaved) and siting, through the Python API."""
+    sys.path.insert(0, str(REPO))
+    import coverage as lc
+    from scipy.sparse.csgraph import dijkstra
+    from scipy.spatial import cKDTree
+    from coverage.core.access import nearest
+
+    out = {}
+    t = time.perf_counter()
+    study = lc.Study.from_yaml(config)
+    study.coverage()
+    out["load_s"] = round(time.perf_counter() - t, 1)
+    out["steps"] = {k: v["seconds"] for k, v in study.timings.items()}
+    ag, net, fac = study.access(), study.network, study.facilities
+    cats = study.categories
+    cut = {c: float(study._cutoff(c)) for c in cats}
+    src = {c: study._fac_points(c) for c in cats}
+    dem = ag.ids("demand")
+    road = net.csr()
+    _, fnode = cKDTree(np.c_[net.node_x, net.node_y]).query(
+        np.c_[np.asarray(fac.geometry.x), np.asarray(fac.geometry.y)])
+    raw_src = {c: np.unique(fnode[(fac.category == c).to_numpy()]) for c in cats}
+    tool_t = {c: [] for c in cats}
+    raw_t = {c: [] for c in cats}
+    for _ in range(repeat):
+        for c in cats:
+            t = time.perf_counter()
+            nearest(ag, src[c], dem, cut[c])
+            tool_t[c].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            dijkstra(road, directed=False, indices=raw_src[c], min_only=True, limit=cut[c])
+            raw_t[c].append(time.perf_counter() - t)
+    tool_tot = [sum(tool_t[c][r] for c in cats) for r in range(repeat)]
+    raw_tot = [sum(raw_t[c][r] for c in cats) for r in range(repeat)]
+    out["shortest_paths"] = {
+        "nodes": int(net.n_nodes), "junctions": int(ag.n_junctions), "demand_points": int(len(dem)),
+        "per_category": {c: dict(facilities=int(len(src[c])), limit_m=cut[c], tool_s=round(min(tool_t[c]), 4),
+                                 raw_s=round(min(raw_t[c]), 4)) for c in cats},
+        "tool_s": round(min(tool_tot), 3), "raw_s": round(min(raw_tot), 3),
+        "tool_runs_s": [round(v, 3) for v in tool_tot], "raw_runs_s": [round(v, 3) for v in raw_tot],
+        "ratio": min(tool_tot) / min(raw_tot) if min(raw_tot) > 0 else None}
+    out["siting"] = []
+    for k in [None] + list(siting_ks):
+        t = time.perf_counter()
+        sites, summ = study.siting() if k is None else study.siting(k=k)
+        wall = time.perf_counter() - t
+        sec = summ.attrs.get("seconds", {})
+        rows = []
+        for r in summ.to_dict("records"):
+            s_ = sec.get(r["category"], {})
+            rows.append(dict(category=r["category"], sites=r.get("sites"), candidates=r.get("candidates"),
+                             method=r.get("method"), status=r.get("status"), gap=r.get("gap"),
+                             candidates_s=s_.get("candidates"), matrix_s=s_.get("matrix"), solve_s=s_.get("solve")))
+        out["siting"].append(dict(k=k if k is not None else int(study.config.siting.k), wall_s=round(wall, 2),
+                                  rows=rows))
+    return out
+
+
+def print_same_process(sp):
+    p = sp["shortest_paths"]
+    print(f"  loaded and covered in {sp['load_s']} s; road graph {p['nodes']:,} nodes ({p['junctions']:,} "
+          f"junctions searched by the tool), {p['demand_points']:,} demand points")
+    print(f"  {'category':<16} {'facilities':>10} {'limit m':>8} {'tool s':>8} {'raw s':>8}")
+    for c, d in p["per_category"].items():
+        print(f"  {c:<16} {d['facilities']:>10,} {d['limit_m']:>8.0f} {d['tool_s']:>8.3f} {d['raw_s']:>8.3f}")
+    print(f"  {'8 categories':<16} {'':>10} {'':>8} {p['tool_s']:>8.3f} {p['raw_s']:>8.3f}   quietest of "
+          f"{len(p['tool_runs_s'])} alternating runs (tool {p['tool_runs_s']}, raw {p['raw_runs_s']})")
+    if p["ratio"] is not None:
+        st = "ok" if p["ratio"] <= 1.5 else "MISSED"
+        print(f"  shortest paths, tool / raw csgraph pass = {p['ratio']:.2f}x (goal <= 1.5x): {st}")
+    for run in sp["siting"]:
+        print(f"\n  siting k = {run['k']}: {run['wall_s']:.1f} s (goal < 20 s: "
+              f"{'ok' if run['wall_s'] < 20 else 'MISSED'}; coverage matrices reused across calls)")
+        print(f"  {'category':<16} {'candidates':>10} {'cand s':>7} {'matrix s':>8} {'solve s':>8} "
+              f"{'method':>7} {'gap':>9}  status")
+        for r in run["rows"]:
+            def f(v, w=8, d=2):
+                return f"{v:>{w}.{d}f}" if isinstance(v, (int, float)) and v == v else f"{'':>{w}}"
+            gap = f"{r['gap']:.4%}" if isinstance(r["gap"], float) and r["gap"] == r["gap"] else ""
+            print(f"  {r['category']:<16} {r['candidates'] or 0:>10,} {f(r['candidates_s'], 7)} "
+                  f"{f(r['matrix_s'])} {f(r['solve_s'])} {str(r['method']):>7} {gap:>9}  {r['status']}")
 
 
 # ----------------------------------------------------------------------------- printing
@@ -348,7 +461,11 @@ def main(argv=None):
     ap.add_argument("--out", default=str(REPO / "out" / "county_run"))
     ap.add_argument("--skip-run", action="store_true", help="only the raw csgraph pass")
     ap.add_argument("--timeout", type=float, default=2400.0, help="seconds before the tool run is stopped")
-    ap.add_argument("--limit", type=float, default=1000.0, help="Dijkstra limit of the raw pass (metres)")
+    ap.add_argument("--limit", type=float, default=None,
+                    help="Dijkstra limit of the raw pass (metres; default: the tool's limit of each category)")
+    ap.add_argument("--no-api", action="store_true", help="skip the in-process shortest-path and siting part")
+    ap.add_argument("--repeat", type=int, default=5, help="alternating runs of tool and raw pass in-process")
+    ap.add_argument("--siting-k", type=str, default="50", help="extra k values for siting in-process (comma list)")
     ap.add_argument("--python", default=sys.executable, help="interpreter that runs the tool")
     a = ap.parse_args(argv)
     config = Path(a.config)
@@ -388,6 +505,10 @@ def main(argv=None):
             pk = "" if s.get("peak_rss_mb") is None else f"{s['peak_rss_mb']:,.0f}"
             print(f"  {s['step']:<62} {s['seconds']:>9.2f} {pk:>12}")
         print(f"  {'total wall time (process start to exit)':<62} {res['wall_s']:>9.2f} {res['peak_mb']:>12,.0f}")
+        if any(s.get("source") == "progress lines (nested)" for s in steps):
+            print("  note: the tool's steps nest (a step starts the steps it needs: several lines at the same "
+                  "moment), so a duration from one progress line to the next belongs partly to the enclosing "
+                  "steps; exact per-step figures come from run.json, which the tool writes only when it finishes")
         measured = {"total_s": res["wall_s"], "peak_mb": res["peak_mb"], "map_mb": map_mb}
         print(f"\n  {'goal':<24} {'measured':>14} {'limit':>12}  status")
         goals_out = []
@@ -399,6 +520,8 @@ def main(argv=None):
                 st = "n/a" if failed or kind != "step" else \
                     "n/a (not timed separately" + (": inside 'writing outputs')" if any(
                         "writing outputs" in s["step"] for s in steps) else ")")
+            elif res["timed_out"] and kind != "map_mb" and val >= limit:
+                st = "MISSED (at least this much: stopped at the timeout)"
             elif failed:
                 st = "n/a (run did not finish)"
             else:
@@ -407,25 +530,35 @@ def main(argv=None):
             goals_out.append(dict(goal=label, value=val, limit=limit, unit=unit, status=st))
         report["goals"] = goals_out
         tool_sp, _ = find_step(steps, ("shortest path",))
+        if any(s.get("source") == "progress lines (nested)" for s in steps):
+            tool_sp = None   # not measurable from nested progress lines
     print("\nraw csgraph pass on the road graph alone ...", flush=True)
-    rp = raw_pass(config, a.limit)
+    cutoffs = None if a.limit is not None else tool_cutoffs(config)
+    rp = raw_pass(config, a.limit if a.limit is not None else 1000.0, cutoffs)
     report["raw_pass"] = rp
     print(f"  graph: {rp['nodes']:,} nodes, {rp['edges']:,} edges from {rp['graph_from']}; read "
           f"{rp['read_roads_s']} s, built {rp['graph_build_s']} s, CSR {rp['csr_s']} s; facilities snapped to "
           f"the nearest node (median {rp['snap_m_median']} m)")
-    print(f"  {'category':<16} {'sources':>8} {'seconds':>9} {'nodes reached':>14}")
+    print(f"  {'category':<16} {'sources':>8} {'limit m':>8} {'seconds':>9} {'nodes reached':>14}")
     for cat, d in rp["per_category"].items():
-        print(f"  {cat:<16} {d['sources']:>8,} {d['seconds']:>9.3f} {d['reached_nodes']:>14,}")
-    print(f"  {'all categories':<16} {'':>8} {rp['dijkstra_total_s']:>9.3f}   "
-          f"(dijkstra min_only=True, limit={a.limit:g} m)")
-    if tool_sp is not None and rp["dijkstra_total_s"] > 0:
+        print(f"  {cat:<16} {d['sources']:>8,} {d['limit_m']:>8.0f} {d['seconds']:>9.3f} {d['reached_nodes']:>14,}")
+    print(f"  {'all categories':<16} {'':>8} {'':>8} {rp['dijkstra_total_s']:>9.3f}   "
+          f"(dijkstra min_only=True, limit = " + ("the tool's limit of each category)" if cutoffs else
+                                                  f"{rp['limit_m']:g} m)"))
+    if tool_sp is not None and tool_sp > 0 and rp["dijkstra_total_s"] > 0:
         ratio = tool_sp / rp["dijkstra_total_s"]
         report["shortest_path_ratio"] = ratio
         print(f"\n  tool's shortest-path step / raw csgraph pass = {tool_sp:.2f} s / "
               f"{rp['dijkstra_total_s']:.2f} s = {ratio:.1f}x")
     elif not a.skip_run:
-        print("\n  the tool reported no shortest-path step: no ratio")
-    if not a.skip_run:
+        print("\n  no ratio: the tool's shortest-path step was not timed (needs run.json, i.e. a finished run)")
+    if not a.no_api:
+        print("\nin this process (Python API): shortest paths, tool vs raw csgraph pass; siting ...", flush=True)
+        ks = [int(v) for v in a.siting_k.split(",") if v.strip()]
+        sp = same_process(config, max(1, a.repeat), ks)
+        report["same_process"] = sp
+        print_same_process(sp)
+    if not a.skip_run or not a.no_api:
         Path(a.out).mkdir(parents=True, exist_ok=True)
         (Path(a.out) / "benchmark_county.json").write_text(json.dumps(report, indent=2, ensure_ascii=False,
                                                                       default=str), encoding="utf-8")

@@ -139,13 +139,15 @@ def test_max_coverage_exact_beats_greedy_and_greedy_within_bound(seed):
         assert existing[0] not in e.selected.tolist() + g.selected.tolist()
 
 
-def test_auto_rule_lives_in_size_rules(monkeypatch):
+def test_auto_is_decided_by_the_time_limit_not_a_size_rule():
     m = MaxCoverage.from_cost_matrix(COST, W, R, 2)
-    assert m.solve("auto").method == "exact"
-    monkeypatch.setattr(siting.size_rules, "AUTO_MAX_NNZ", 0)
     a = m.solve("auto")
-    assert a.method == "greedy" and "size rule" in a.message
-    assert not siting.auto_uses_exact(1, 1)
+    assert a.method == "exact" and a.status == "optimal" and a.gap == 0.0
+    assert not hasattr(siting, "auto_uses_exact") and not hasattr(siting, "AUTO_MAX_CANDIDATES")
+    # no time at all: greedy is kept, with its own proven bound and gap
+    g = m.solve("auto", time_limit=0.0)
+    assert g.method == "greedy" and "greedy kept" in g.status
+    assert g.bound >= a.objective - 1e-9 and g.gap == pytest.approx((g.bound - g.objective) / g.bound)
 
 
 # ---------------------------------------------------------------------------- fewest sites
@@ -351,3 +353,22 @@ def test_max_coverage_class_reproduces_spopt_on_its_sf_data():
     inside = cost.T <= 5000.0
     best = max(ai[inside[list(c)].any(axis=0)].sum() for c in itertools.combinations(range(16), 4))
     assert r.objective == pytest.approx(best) and math.isclose(r.objective, r.covered_after)
+
+
+def test_fractional_lp_goes_on_to_the_integer_programme():
+    # the LP relaxation of this instance (k = 2) is 28.5 with fractional sites; the best pair covers
+    # 26 (sites 1 and 3, or 3 and 5): the exact answer comes from the integer programme, with the
+    # bound proven down to the optimum
+    pattern = np.array([[0, 1, 0, 0, 1, 0, 0, 0], [0, 1, 1, 0, 1, 0, 0, 1], [0, 0, 1, 1, 1, 0, 0, 0],
+                        [0, 0, 0, 1, 0, 0, 1, 0], [0, 1, 0, 0, 0, 1, 0, 0], [0, 0, 1, 0, 1, 1, 1, 1]])
+    w = np.array([1.0, 6.0, 1.0, 5.0, 6.0, 7.0, 1.0, 5.0])
+    cover = sp.csr_array(pattern * 100.0)
+    best = max(w[pattern[list(c)].any(axis=0).astype(bool)].sum()
+               for c in itertools.combinations(range(6), 2))
+    assert best == 26.0
+    for method in ("auto", "exact"):
+        r = MaxCoverage(cover, w, 2).solve(method)
+        assert r.method == "exact" and r.status == "optimal"
+        assert r.objective == pytest.approx(26.0) and r.bound == pytest.approx(26.0) and r.gap == 0.0
+    g = MaxCoverage(cover, w, 2).solve("greedy")
+    assert g.objective <= 26.0 + 1e-9

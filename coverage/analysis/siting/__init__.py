@@ -8,7 +8,7 @@ Where things are (one job per module):
 * ``functions``   — the one-call API: :func:`max_coverage`, :func:`min_sites_for_target`,
                     :func:`p_median`
 * ``results``     — :class:`SitingResult`, :class:`PMedianResult`
-* ``size_rules``  — when ``method="auto"`` is exact; the p-median size guard
+* ``size_rules``  — the p-median size guard (``method="auto"``: the time limit decides)
 * ``maxcover``, ``target``, ``pmedian`` — the solvers behind each model
 * ``greedy``      — lazy greedy and its data-dependent bound
 * ``reduce``      — problem reductions (identical rows, merged demand)
@@ -23,13 +23,10 @@ from .capacity import capacity_report
 from .functions import max_coverage, min_sites_for_target, p_median
 from .models import MaxCoverage, MinSitesForTarget, PMedian
 from .results import PMedianResult, SitingResult
-from .size_rules import (
-    AUTO_MAX_CANDIDATES, AUTO_MAX_NNZ, PMEDIAN_MAX_CANDIDATES, PMEDIAN_MAX_PAIRS, auto_uses_exact,
-)
+from .size_rules import PMEDIAN_MAX_CANDIDATES, PMEDIAN_MAX_PAIRS
 
 __all__ = [
     "MaxCoverage", "MinSitesForTarget", "PMedian", "SitingResult", "PMedianResult",
     "max_coverage", "min_sites_for_target", "p_median", "capacity_report", "candidates_from_nodes",
-    "AUTO_MAX_NNZ", "AUTO_MAX_CANDIDATES", "PMEDIAN_MAX_PAIRS", "PMEDIAN_MAX_CANDIDATES",
-    "auto_uses_exact",
+    "PMEDIAN_MAX_PAIRS", "PMEDIAN_MAX_CANDIDATES",
 ]

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 def _highs_solve(n_x, n_y, cost, sense_max, rows_csr, row_lo, row_up, start, time_limit,
                  mip_rel_gap, mip_abs_gap=1e-6, col_upper=None, integer=True, objective_bound=None,
-                 col_lower=None):
+                 col_lower=None, presolve="choose", lp_duals=False):
     """Solve  max/min cost·v  s.t.  row_lo ≤ A v ≤ row_up,  col_lower ≤ v ≤ col_upper  (default
     0..1), with the first ``n_x`` columns integer (binary site variables) and the next ``n_y``
     continuous. ``start``: a full column vector passed as a MIP start. ``objective_bound``
@@ -24,7 +24,10 @@ def _highs_solve(n_x, n_y, cost, sense_max, rows_csr, row_lo, row_up, start, tim
 
     Returns (status, x, dual_bound, mip_gap, seconds); ``x`` is the boolean site vector of the
     best solution found (None when there is none). For ``integer=False`` (an LP) the third value
-    is the optimal LP objective.
+    is the optimal LP objective and ``x`` the LP's column values (all columns; None when not
+    solved), with ``lp_duals`` the triple (column values, reduced costs, row duals; for a
+    maximisation a column at its lower bound has a reduced cost ≤ 0, and a "≤" row a dual ≥ 0).
+    ``presolve``: HiGHS's presolve option ("choose", "on", "off").
     """
     import highspy
 
@@ -33,6 +36,7 @@ def _highs_solve(n_x, n_y, cost, sense_max, rows_csr, row_lo, row_up, start, tim
     h.setOptionValue("time_limit", float(time_limit))
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
     h.setOptionValue("mip_abs_gap", float(mip_abs_gap))
+    h.setOptionValue("presolve", presolve)
     if objective_bound is not None:
         # maximisation that only needs to tell whether it can reach ``objective_bound``:
         # stop as soon as the dual bound proves it cannot
@@ -75,10 +79,16 @@ def _highs_solve(n_x, n_y, cost, sense_max, rows_csr, row_lo, row_up, start, tim
     if info.primal_solution_status == 2:  # feasible solution available
         x = np.asarray(h.getSolution().col_value[:n_x]) > 0.5
     if not integer:
-        dual_bound = float(info.objective_function_value) if status == highspy.HighsModelStatus.kOptimal \
-            else math.nan
-        return ("optimal" if status == highspy.HighsModelStatus.kOptimal else "not solved",
-                None, dual_bound, 0.0, time.perf_counter() - t0)
+        ok = status == highspy.HighsModelStatus.kOptimal
+        dual_bound = float(info.objective_function_value) if ok else math.nan
+        cols = None
+        if ok:
+            sol = h.getSolution()
+            cols = np.asarray(sol.col_value, dtype=np.float64)
+            if lp_duals:
+                cols = (cols, np.asarray(sol.col_dual, dtype=np.float64),
+                        np.asarray(sol.row_dual, dtype=np.float64))
+        return ("optimal" if ok else "not solved", cols, dual_bound, 0.0, time.perf_counter() - t0)
     name = {highspy.HighsModelStatus.kOptimal: "optimal",
             highspy.HighsModelStatus.kTimeLimit: "time_limit",
             highspy.HighsModelStatus.kInfeasible: "infeasible",

@@ -85,7 +85,9 @@ class MaxCoverage(_CoverageModel):
     Fewer than ``k`` sites come back when the others would add nobody. Solved on the reduced
     instance (:mod:`.reduce`). ``greedy``: lazy greedy with
     ``bound = min(min_t f(S_t) + k largest marginal gains w.r.t. S_t, f(S_k) / (1 - 1/e))``;
-    ``exact``: HiGHS started from greedy; ``auto``: :func:`.size_rules.auto_uses_exact`.
+    ``exact`` and ``auto``: the LP relaxation, then HiGHS started from the better of greedy and
+    the LP's sites, within ``time_limit`` (:mod:`.maxcover`); the best solution found is returned
+    with its proven ``bound`` and ``gap``.
     """
 
     def __init__(self, cover, weights, k, *, already_covered=None, existing=None):
@@ -111,8 +113,9 @@ class MaxCoverage(_CoverageModel):
         return cls(cover, w, k, **kw)
 
     def solve(self, method="auto", time_limit=60, mip_rel_gap=0.0) -> SitingResult:
-        """Solve with "auto" (exact when small enough, see ``size_rules``), "exact" or "greedy";
-        ``time_limit`` in seconds for HiGHS. May be called again with another method."""
+        """Solve with "auto" or "exact" (HiGHS within ``time_limit`` seconds, started from greedy;
+        the best solution found and its proven gap) or "greedy". May be called again with another
+        method."""
         method = _check_method(method)
         self.result = _solve_max_coverage(self._inst, self.k, method, time_limit, mip_rel_gap,
                                           time.perf_counter())

@@ -28,7 +28,6 @@ from .highs import _coverage_rows, _highs_solve
 from .inputs import _Instance
 from .reduce import _reduce, _start_from
 from .results import SitingResult, _added, _order_sites, _rel_gap, _result
-from .size_rules import auto_uses_exact
 
 _TOL = 1e-9
 
@@ -159,8 +158,6 @@ def _solve_min_sites(inst: _Instance, tg: _Targets, method: str, time_limit: flo
     if method == "greedy" or greedy.status in ("optimal",) or order.size <= lb:
         return finish(greedy)
     red = _reduce(inst, codes, G)
-    if method == "auto" and not auto_uses_exact(red.cand.size, red.nnz):
-        return finish(greedy)
     res = _exact_fewest(inst, tg, nd, red, order, lb, greedy, extra, t0 + float(time_limit))
     if not feasible:
         res.status = "infeasible"

@@ -1,0 +1,138 @@
+"""scripts/make_county.py: the synthetic benchmark county, built at a tiny scale (--scale 0.02).
+
+Checks the structure of what it writes (files, raster, communities, facilities, road connectivity),
+that the same seed gives a byte-identical facility table, and that the tool runs on it end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import rasterio
+import shapely
+from scipy.sparse import coo_array
+from scipy.sparse.csgraph import connected_components
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "scripts" / "make_county.py"
+SCALE = "0.02"
+CATEGORIES = {"comprehensive", "elderly_care", "health", "fitness", "culture", "education",
+              "childcare", "commerce"}
+FILES = ("roads.gpkg", "population.tif", "communities.gpkg", "facilities.csv", "study.yaml",
+         "county_stats.json")
+
+
+def build(out: Path, *extra) -> float:
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, str(SCRIPT), "--scale", SCALE, "--out", str(out), *extra],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, f"make_county failed:\n{r.stdout}\n{r.stderr}"
+    return time.perf_counter() - t
+
+
+@pytest.fixture(scope="module")
+def county(tmp_path_factory):
+    out = tmp_path_factory.mktemp("county")
+    seconds = build(out)
+    return out, seconds
+
+
+def test_files_exist_and_build_is_quick(county):
+    out, seconds = county
+    for name in FILES:
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    assert seconds < 20, f"the tiny county took {seconds:.1f} s to build"
+    stats = json.loads((out / "county_stats.json").read_text(encoding="utf-8"))
+    assert stats["scale"] == float(SCALE)
+    assert stats["network"]["nodes"] > 1000 and stats["facilities"] > 0
+
+
+def test_population_raster(county):
+    out, _ = county
+    with rasterio.open(out / "population.tif") as src:
+        assert src.crs is not None and src.crs.to_epsg() == 4326
+        assert src.nodata is not None
+        a = src.read(1, masked=True)
+        assert abs(src.res[0] - 1 / 1200) < 1e-12      # 3 arc-seconds, the WorldPop grid
+    populated = int((a > 0).sum())
+    assert populated > 100
+    assert (a.compressed() >= 0).all()
+    stats = json.loads((out / "county_stats.json").read_text(encoding="utf-8"))
+    assert populated == stats["raster"]["cells_populated"]
+    assert float(a.sum()) == pytest.approx(12000, rel=1e-3)   # 600,000 x 0.02
+
+
+def test_communities(county):
+    out, _ = county
+    comm = gpd.read_file(out / "communities.gpkg", layer="communities")
+    assert comm.crs is not None
+    for col in ("code", "name", "township", "type", "households"):
+        assert col in comm.columns
+    assert comm["code"].notna().all() and comm["code"].is_unique
+    assert comm["township"].notna().all() and (comm["township"].str.len() > 0).all()
+    assert comm["township"].str.endswith(("街道", "镇")).all()
+    assert set(comm["type"]) <= {"社区", "村"} and "社区" in set(comm["type"])
+    assert (comm["households"] >= 0).all() and comm["households"].sum() > 0
+    assert shapely.is_valid(comm.geometry.values).all()
+    # they tile the county: no overlaps
+    union = shapely.union_all(comm.geometry.values)
+    assert comm.geometry.area.sum() == pytest.approx(union.area, rel=1e-6)
+
+
+def test_facilities(county):
+    out, _ = county
+    fac = pd.read_csv(out / "facilities.csv", encoding="utf-8-sig")
+    assert list(fac.columns) == ["id", "name", "category", "level", "area_m2", "lon", "lat"]
+    assert fac["id"].is_unique
+    assert set(fac["category"]) == CATEGORIES
+    assert set(fac["level"]) <= {"township", "community"}
+    assert fac["name"].str.contains("[\u4e00-\u9fff]", regex=True).all()
+    lon, lat = fac["lon"].to_numpy(float), fac["lat"].to_numpy(float)
+    assert np.isfinite(lon).all() and np.isfinite(lat).all()
+    assert ((-180 <= lon) & (lon <= 180) & (-90 <= lat) & (lat <= 90)).all()
+    comm = gpd.read_file(out / "communities.gpkg", layer="communities").to_crs("EPSG:4326")
+    x0, y0, x1, y1 = comm.total_bounds
+    assert ((x0 <= lon) & (lon <= x1) & (y0 <= lat) & (lat <= y1)).all()
+
+
+def test_roads_are_connected(county):
+    out, _ = county
+    roads = pyogrio.read_dataframe(out / "roads.gpkg")
+    assert {"name", "highway"} <= set(roads.columns)
+    assert (shapely.get_type_id(roads.geometry.values) == 1).all()        # LineStrings
+    assert roads["highway"].isin(["motorway"]).any()                        # excluded by the tool
+    lines = roads.geometry.values[~roads["highway"].isin(["motorway", "motorway_link"]).to_numpy()]
+    ends = np.round(np.vstack([shapely.get_coordinates(shapely.get_point(lines, 0)),
+                               shapely.get_coordinates(shapely.get_point(lines, -1))]), 3)
+    _, node = np.unique(ends, axis=0, return_inverse=True)
+    node = node.reshape(-1)
+    n = int(node.max()) + 1
+    u, v = node[:len(lines)], node[len(lines):]
+    _, comp = connected_components(coo_array((np.ones(len(u)), (u, v)), shape=(n, n)), directed=False)
+    length = shapely.length(lines)
+    share = np.bincount(comp[u], weights=length).max() / length.sum()
+    assert share >= 0.95, f"only {share:.1%} of the road length is in the largest connected part"
+
+
+def test_same_seed_same_csv(county, tmp_path):
+    out, _ = county
+    build(tmp_path / "again")
+    assert (tmp_path / "again" / "facilities.csv").read_bytes() == (out / "facilities.csv").read_bytes()
+    assert (tmp_path / "again" / "population.tif").read_bytes() == (out / "population.tif").read_bytes()
+
+
+def test_the_tool_runs_on_it(county):
+    out, _ = county
+    r = subprocess.run([sys.executable, "-m", "coverage", "run", "--config", str(out / "study.yaml"),
+                        "--out", str(out / "run"), "--quiet"], capture_output=True, text=True, cwd=REPO,
+                       timeout=600)
+    assert r.returncode == 0, f"the tool failed on the tiny county:\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}"
+    assert (out / "run" / "coverage_by_community.csv").is_file()
