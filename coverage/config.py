@@ -107,6 +107,7 @@ class FacilityFields:
     category: str | None = None
     type: str | None = None
     area: str | None = None
+    site_area: str | None = None   # ground (site) area of plazas / sports grounds, m²
     level: str | None = None
 
 
@@ -159,6 +160,7 @@ class Analysis:
     circles: bool = True
     facility_circles: bool = True
     circle_buffer_m: float = 30.0
+    circle_cell_m: float = 10.0     # grid on which life-circle polygons are drawn (coverage.core.isochrones)
 
     @property
     def speed_m_per_min(self) -> float:
@@ -191,6 +193,7 @@ class Output:
     map: Path | None = None
     lang: str = "zh"
     basemap: str = "OpenStreetMap"
+    category_maps: bool = False         # also map_<category>.html (coverage/report/outputs.py)
 
 
 @dataclass(frozen=True)
@@ -207,8 +210,11 @@ class StudyConfig:
     network: Network = field(default_factory=Network)
     analysis: Analysis = field(default_factory=Analysis)
     profile: str = "national_14th"
+    profile_options: dict = field(default_factory=dict)   # e.g. {region: ewn} for the Guangdong profile
     siting: Siting = field(default_factory=Siting)
     output: Output = field(default_factory=Output)
+    #: things the planner should know about the settings (printed as warnings with the run)
+    notes: tuple = ()
 
     @property
     def speed_m_per_min(self) -> float:
@@ -285,7 +291,7 @@ def load_config(path) -> StudyConfig:
             data.decode("gb18030")
         except UnicodeDecodeError:
             enc = "an unknown encoding"
-        raise InputError(f"the YAML is not UTF-8 text (it looks like {enc})", file=str(path),
+        raise InputError(f"the YAML is not UTF-8 text (it looks like {enc})", file=str(path), field="(whole file)",
                          fix="save the file as UTF-8 (in Notepad: Save As, Encoding UTF-8; in VS Code: "
                              "'Save with Encoding' UTF-8)") from None
     try:
@@ -296,10 +302,13 @@ def load_config(path) -> StudyConfig:
                          file=str(path), field=str(exc.key),
                          fix="delete one of the two lines (or indent it under the section it belongs to)") from None
     except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         raise InputError(f"the YAML cannot be read: {exc}", file=str(path),
+                         field=f"line {mark.line + 1}" if mark is not None else "(whole file)",
                          fix="fix the YAML syntax at the line shown (indent with spaces, 'key: value')") from None
     if raw is None:
-        raise InputError("the YAML is empty", file=str(path), fix="copy data/sample/study.yaml and edit it")
+        raise InputError("the YAML is empty", file=str(path), field="(whole file)",
+                         fix="copy data/sample/study.yaml and edit it")
     return _parse(raw, path.resolve().parent, str(path), True)
 
 
@@ -309,6 +318,10 @@ class _Section:
     def __init__(self, raw, where: str, file: str, base: Path, allowed: tuple):
         if raw is None:
             raw = {}
+        if not isinstance(raw, dict) and not where:
+            raise InputError(f"the YAML must be a set of sections ('study_area:', 'communities:', ...), got "
+                             f"{_show(raw)}", file=file, field="(top level)",
+                             fix="copy data/sample/study.yaml and edit it")
         if not isinstance(raw, dict):
             raise InputError(f"'{where}' must be a section of 'key: value' lines, got {_show(raw)}",
                              file=file, field=where, fix=f"allowed keys under '{where}': {', '.join(allowed)}")
@@ -339,6 +352,10 @@ class _Section:
 
     def text(self, key, default=None, *, required=False):
         v = self.raw.get(key)
+        if isinstance(v, str) and not v.strip():
+            v = None                      # 'key:' followed by '' or spaces: as if not given
+        if isinstance(v, float) and not math.isfinite(v):
+            raise self.err(key, f"'{self.path(key)}' must be a name or value, got {v}", "give one name or value")
         if v is None:
             if required:
                 raise self.err(key, f"missing key '{self.path(key)}'",
@@ -390,6 +407,8 @@ class _Section:
 
     def file_path(self, key, *, required=False, must_exist=True, what="file"):
         v = self.raw.get(key)
+        if isinstance(v, str) and not v.strip():
+            v = None
         if v is None:
             if required:
                 raise self.err(key, f"missing key '{self.path(key)}'",
@@ -402,6 +421,9 @@ class _Section:
         if must_exist and not p.exists():
             raise self.err(key, f"file not found: {p}",
                            f"correct the path of the {what} (relative paths are relative to the YAML file)")
+        if must_exist and p.is_dir():
+            raise self.err(key, f"'{self.path(key)}' is a folder, not a file: {p}",
+                           f"give the path of the {what} itself (the file inside the folder)")
         return p
 
     def mapping(self, key):
@@ -413,10 +435,12 @@ class _Section:
                            f"write it as an indented block, e.g.\n    {key}:\n      default: 15")
         return dict(v)
 
-    def strings(self, key, default=None):
+    def strings(self, key, default=None, *, nonempty=False):
         v = self.raw.get(key)
         if v is None:
             return default
+        if nonempty and (v == [] or (isinstance(v, str) and not v.strip())):
+            raise self.err(key, f"'{self.path(key)}' is empty", "list at least one value, or delete the line")
         if isinstance(v, (str, int, float)) and not isinstance(v, bool):
             v = [v]
         if not isinstance(v, list) or any(isinstance(x, (dict, list)) for x in v):
@@ -441,13 +465,20 @@ def _category(sec: _Section, key, value, label_map=None) -> str:
 
 
 def _categories(sec: _Section, key) -> tuple | None:
+    """A list of categories; one category given as a plain string (``categories: health``) or a
+    comma-separated string (``health, culture``, also with Chinese commas) is read as a list."""
     v = sec.raw.get(key)
     if v is None:
         return None
-    vals = sec.strings(key)
-    if isinstance(v, str) and "," in v:
-        vals = tuple(x.strip() for x in v.split(",") if x.strip())
-    return tuple(_category(sec, key, c) for c in vals)
+    vals = sec.strings(key, nonempty=True)
+    if isinstance(v, str):
+        vals = tuple(x.strip() for x in v.replace("，", ",").replace("、", ",").split(",") if x.strip())
+    out = []
+    for c in vals:
+        c = _category(sec, key, c)
+        if c not in out:
+            out.append(c)
+    return tuple(out)
 
 
 def _thresholds(a: _Section, speed: float):
@@ -497,15 +528,15 @@ def _thresholds(a: _Section, speed: float):
 
 def _parse(raw, base: Path, file: str, require_paths: bool) -> StudyConfig:
     top = _Section(raw, "", file, base, ("study_area", "communities", "facilities", "population", "network",
-                                        "analysis", "profile", "siting", "output"))
+                                        "analysis", "profile", "profile_options", "siting", "output"))
     s = top.section("study_area", ("name", "crs"))
-    study_area = StudyArea(name=s.text("name", "study area"), crs=s.text("crs", "auto"))
+    study_area = StudyArea(name=s.text("name", "study area"), crs=_crs(s, "crs", "auto", study=True))
 
     c = top.section("communities", ("path", "layer", "encoding", "crs", "fields", "urban_values", "rural_values"))
     cf = c.section("fields", ("id", "name", "township", "type", "households", "population"))
     communities = Communities(
         path=c.file_path("path", required=require_paths, what="community boundary layer"),
-        layer=c.text("layer"), encoding=_encoding(c, "encoding"), crs=c.text("crs"),
+        layer=c.text("layer"), encoding=_encoding(c, "encoding"), crs=_crs(c, "crs"),
         fields=CommunityFields(id=cf.text("id", required=require_paths), name=cf.text("name"),
                                township=cf.text("township"), type=cf.text("type"),
                                households=cf.text("households"), population=cf.text("population")),
@@ -513,7 +544,7 @@ def _parse(raw, base: Path, file: str, require_paths: bool) -> StudyConfig:
 
     f = top.section("facilities", ("path", "layer", "sheet", "encoding", "crs", "x", "y", "coord_system", "fields",
                                    "category_map", "keywords"))
-    ff = f.section("fields", ("id", "name", "category", "type", "area", "level"))
+    ff = f.section("fields", ("id", "name", "category", "type", "area", "site_area", "level"))
     from .io.coords import SYSTEM_ALIASES
     cs = f.text("coord_system", "wgs84")
     if cs.lower() not in SYSTEM_ALIASES:
@@ -522,20 +553,27 @@ def _parse(raw, base: Path, file: str, require_paths: bool) -> StudyConfig:
     cmap = {}
     keywords = f.file_path("keywords", what="keyword table")
     if f.mapping("category_map"):
-        from .io.categories import load_keyword_table, resolve_category_label
-        table = load_keyword_table(keywords)
+        from .io.categories import resolve_category_label
+        from .io.facilities import keyword_table
+        table = keyword_table(keywords)
         for k, v in f.mapping("category_map").items():
             # a plan key, a Chinese label (医疗卫生设施) or an alias of the keyword table
             key = resolve_category_label(v, table) if isinstance(v, str) else None
             cmap[k] = key if key is not None else _category(f, f"category_map.{k}", v)
     sheet = f.get("sheet")
+    if isinstance(sheet, bool) or (isinstance(sheet, (int, float)) and not (float(sheet).is_integer() and 0 <= sheet < 1000)):
+        raise f.err("sheet", f"'facilities.sheet' must be a sheet name or its number (0 = the first sheet), got {_show(sheet)}",
+                    "write the sheet's name as it shows on its tab (e.g. sheet: 设施清单) or 0 for the first sheet")
+    if isinstance(sheet, float):
+        sheet = int(sheet)
     facilities = Facilities(
         path=f.file_path("path", required=require_paths, what="facility table or layer"),
         layer=f.text("layer"), sheet=sheet if isinstance(sheet, int) and not isinstance(sheet, bool) else f.text("sheet"),
-        encoding=_encoding(f, "encoding"), crs=f.text("crs"), x=f.text("x", "lon"), y=f.text("y", "lat"),
+        encoding=_encoding(f, "encoding"), crs=_crs(f, "crs"), x=f.text("x", "lon"), y=f.text("y", "lat"),
         coord_system=cs.lower(),
         fields=FacilityFields(id=ff.text("id"), name=ff.text("name"), category=ff.text("category"),
-                              type=ff.text("type"), area=ff.text("area"), level=ff.text("level")),
+                              type=ff.text("type"), area=ff.text("area"), site_area=ff.text("site_area"),
+                              level=ff.text("level")),
         category_map=cmap, keywords=keywords)
 
     p = top.section("population", ("path", "groups", "group_for"))
@@ -564,7 +602,7 @@ def _parse(raw, base: Path, file: str, require_paths: bool) -> StudyConfig:
         source=src,
         path=n.file_path("path", required=require_paths and src not in (None, "download"), what="network file"),
         max_snap_m=n.number("max_snap_m", 300.0, positive=True, hi=5000.0),
-        crs=n.text("crs"), encoding=_encoding(n, "encoding"),
+        crs=_crs(n, "crs"), encoding=_encoding(n, "encoding"),
         tolerance_m=n.number("tolerance_m", 1.0, lo=0.0, hi=50.0), class_field=n.text("class_field"),
         exclude_classes=n.strings("exclude_classes"),
         level_field=n.strings("level_field") if isinstance(lf, list) else n.text("level_field"),
@@ -574,7 +612,7 @@ def _parse(raw, base: Path, file: str, require_paths: bool) -> StudyConfig:
                     "remove network.path, or set network.source to the file's format")
 
     a = top.section("analysis", ("walk_speed_kmh", "breaks_min", "breaks_m", "thresholds_min", "thresholds_m",
-                                 "categories", "circles", "facility_circles", "circle_buffer_m"))
+                                 "categories", "circles", "facility_circles", "circle_buffer_m", "circle_cell_m"))
     speed_kmh = a.number("walk_speed_kmh", DEFAULT_WALK_SPEED_KMH, lo=WALK_SPEED_RANGE[0], hi=WALK_SPEED_RANGE[1],
                          fix=f"give a speed between {WALK_SPEED_RANGE[0]} and {WALK_SPEED_RANGE[1]} km/h: 4.0 is usual "
                              "(15 min = 1000 m), about 3.0 for the elderly")
@@ -582,11 +620,13 @@ def _parse(raw, base: Path, file: str, require_paths: bool) -> StudyConfig:
     analysis = Analysis(walk_speed_kmh=speed_kmh, breaks=breaks, thresholds=thresholds,
                         categories=_categories(a, "categories") or CATEGORIES,
                         circles=a.flag("circles", True), facility_circles=a.flag("facility_circles", True),
-                        circle_buffer_m=a.number("circle_buffer_m", 30.0, positive=True, hi=500.0))
+                        circle_buffer_m=a.number("circle_buffer_m", 30.0, positive=True, hi=500.0),
+                        circle_cell_m=a.number("circle_cell_m", 10.0, positive=True, hi=100.0))
 
     profile = top.text("profile", "national_14th")
+    profile_options = {str(k): str(v) for k, v in top.mapping("profile_options").items()}
     from .io.profiles import resolve_profile
-    profile = resolve_profile(profile, base=base, file=file)
+    profile = resolve_profile(profile, base=base, file=file, options=profile_options or None)
 
     si = top.section("siting", ("enabled", "categories", "k", "target_rate", "group_targets", "candidate_spacing_m",
                                 "candidates", "exclude", "method", "time_limit_s", "site_area_m2",
@@ -597,6 +637,9 @@ def _parse(raw, base: Path, file: str, require_paths: bool) -> StudyConfig:
             raise si.err("target_rate", f"'siting.target_rate' = {target} is more than 1",
                          f"write the rate as a fraction: {target / 100:g} for {target:g}%")
         target = si.number("target_rate", None, lo=0.0, hi=1.0, fix="a coverage rate between 0 and 1, e.g. 0.9")
+        if target == 0:
+            raise si.err("target_rate", "'siting.target_rate' = 0 asks for no coverage at all",
+                         "give the rate to reach, e.g. 0.9, or delete the line to suggest siting.k sites")
     gt = si.get("group_targets")
     if gt is not None:
         gsec = si.section("group_targets", ("urban", "rural"))
@@ -614,15 +657,69 @@ def _parse(raw, base: Path, file: str, require_paths: bool) -> StudyConfig:
         site_area_m2=si.number("site_area_m2", 300.0, positive=True),
         capacity_m2_per_100hh=si.number("capacity_m2_per_100hh", 30.0, positive=True))
 
-    o = top.section("output", ("folder", "map", "lang", "basemap"))
+    notes = []
+    if siting.enabled and (siting.target_rate is not None or siting.group_targets) and si.has("k"):
+        goal = (f"siting.target_rate = {siting.target_rate:g}" if siting.target_rate is not None
+                else f"siting.group_targets = {siting.group_targets}")
+        notes.append(f"{file}: siting.k = {siting.k} is not used because {goal} is set: the fewest new sites "
+                     "that reach the target are suggested (delete siting.k, or delete the target to get k sites)")
+
+    o = top.section("output", ("folder", "map", "lang", "basemap", "category_maps"))
     folder = Path(o.text("folder", "out"))
     mp = o.text("map")
+    if mp is not None and Path(mp).suffix.lower() not in (".html", ".htm"):
+        raise o.err("map", f"'output.map' = {mp!r} is not an .html file name", "give a file name ending in .html, "
+                    "e.g. output.map: maps/my_county.html (or delete the line for OUT/map.html)")
     output = Output(folder=folder if folder.is_absolute() else base / folder,
                     map=None if mp is None else (Path(mp) if Path(mp).is_absolute() else base / mp),
-                    lang=o.choice("lang", "zh", LANGS), basemap=o.text("basemap", "OpenStreetMap"))
+                    lang=o.choice("lang", "zh", LANGS), basemap=_basemap(o, "basemap"),
+                    category_maps=o.flag("category_maps", False))
     return StudyConfig(file=file, base=base, study_area=study_area, communities=communities, facilities=facilities,
-                       population=population, network=network, analysis=analysis, profile=profile, siting=siting,
-                       output=output)
+                       population=population, network=network, analysis=analysis, profile=profile,
+                       profile_options=profile_options, siting=siting,
+                       output=output, notes=tuple(notes))
+
+
+def _crs(sec: _Section, key, default=None, *, study=False):
+    """A CRS setting, checked now: pyproj must know it (``study_area.crs`` must also be projected in
+    metres; its scale over the area is checked once the communities are read)."""
+    v = sec.text(key, default)
+    if v is None or (study and v.lower() == "auto"):
+        return "auto" if study and v is not None else v
+    if v.isdigit():
+        v = f"EPSG:{v}"           # 4547 -> EPSG:4547
+    from pyproj import CRS
+    try:
+        crs = CRS.from_user_input(v)
+    except Exception:
+        raise sec.err(key, f"unknown CRS {v!r}", "give an EPSG code such as EPSG:4547 (CGCS2000 3-degree Gauss-Kruger "
+                      "CM 114E), EPSG:4490 (CGCS2000 lon/lat) or EPSG:4326 (WGS84 lon/lat)"
+                      + (", or auto (the UTM zone of the area)" if study else "")) from None
+    if study:
+        if not crs.is_projected:
+            raise sec.err(key, f"CRS {v!r} is geographic (degrees); distances need metres",
+                          "use auto (the UTM zone of the area) or a projected CRS such as a CGCS2000 3-degree "
+                          "Gauss-Kruger zone (EPSG:4534-4554 by central meridian)")
+        unit = crs.axis_info[0].unit_name if crs.axis_info else "metre"
+        if unit not in ("metre", "meter"):
+            raise sec.err(key, f"CRS {v!r} has units {unit!r}, not metres",
+                          "use auto or a projected CRS in metres (e.g. a CGCS2000 Gauss-Kruger zone)")
+    return v
+
+
+def _basemap(sec: _Section, key):
+    """``output.basemap``: none, a folium tiles name or an xyzservices provider name (checked now,
+    not when the map is drawn after the analysis)."""
+    v = sec.text(key, "OpenStreetMap")
+    import warnings
+    from .report.webmap import resolve_basemap
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")        # xyzservices' notes are shown when the map is drawn
+            resolve_basemap(v)
+    except InputError as exc:
+        raise sec.err(key, exc.problem, exc.fix) from None
+    return v
 
 
 def _encoding(sec: _Section, key):

@@ -21,6 +21,7 @@ def demand_points(communities: gpd.GeoDataFrame, cells, *, groups=None, source="
     ``pop_<group>`` by area weighting on its own cells)."""
     crs = communities.crs
     boxes, vals, nodata = cells
+    info = getattr(cells, "info", None) or {}
     cell_area = shapely.area(boxes)
     geoms = communities.geometry.values
     tree = shapely.STRtree(boxes)
@@ -28,17 +29,31 @@ def demand_points(communities: gpd.GeoDataFrame, cells, *, groups=None, source="
     pieces = shapely.intersection(boxes[bi], geoms[ci])
     parea = shapely.area(pieces)
     frac = np.divide(parea, cell_area[bi], out=np.zeros_like(parea), where=cell_area[bi] > 0)
-    pop = np.where(nodata[bi], 0.0, vals[bi]) * frac
-    total_touching = float(np.nansum(np.where(nodata, 0, vals)[np.unique(bi)])) if len(bi) else 0.0
+    valid = np.where(nodata, 0.0, vals)
+    pop = valid[bi] * frac
+    touching = np.unique(bi)
+    total_touching = float(np.nansum(valid[touching])) if len(bi) else 0.0
+    window_total = float(info.get("window_total", np.nansum(valid)))
+    # share of each community's area under raster cells with data (not nodata, not outside the raster)
+    comm_area = shapely.area(geoms)
+    with_data = np.bincount(ci, weights=np.where(nodata[bi], 0.0, parea), minlength=len(geoms))
+    share = np.divide(with_data, comm_area, out=np.zeros(len(geoms)), where=comm_area > 0)
     report = {
         "raster": str(source),
         "cells_read": int(len(vals)),
-        "cells_touching_area": int(len(np.unique(bi))),
-        "nodata_cells_in_area": int(nodata[np.unique(bi)].sum()) if len(bi) else 0,
+        "cells_touching_area": int(len(touching)),
+        "nodata_cells_in_area": int(nodata[touching].sum()) if len(bi) else 0,
         "population_in_area": float(pop.sum()),
         "population_of_touching_cells_outside_area": total_touching - float(pop.sum()),
-        "population_outside_area_cells": float(np.nansum(np.where(nodata, 0, vals))) - total_touching,
-        "negative_cells": int((np.where(nodata, 0, vals) < 0).sum()),
+        "population_outside_area_cells": window_total - total_touching,
+        "raster_total_in_window": window_total,
+        "negative_cells": int(info.get("negative_cells", int((np.where(nodata, 0, vals) < 0).sum()))),
+        "negative_min": float(info.get("negative_min", 0.0)),
+        "window_bounds": info.get("window_bounds"),
+        "raster_crs": info.get("raster_crs"),
+        "raster_share_of_area": float(with_data.sum() / comm_area.sum()) if comm_area.sum() > 0 else 0.0,
+        "raster_share_by_community": {str(k): float(v) for k, v in zip(communities.community_id.values, share.round(6))},
+        "bands": int(info.get("bands", 1)),
     }
     keep = (pop > 0) & (parea > 0)
     ci, bi, pieces, pop = ci[keep], bi[keep], pieces[keep], pop[keep]

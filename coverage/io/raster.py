@@ -1,4 +1,10 @@
-"""Reading a population raster (any CRS, nodata honoured) as cell polygons in the study's metric CRS."""
+"""Reading a population raster (any CRS, nodata honoured) as cell polygons in the study's metric CRS.
+
+Any north-up, south-up or rotated grid is read through its affine transform. Negative cells (an
+undeclared nodata value such as -9999, or a resampling artefact) count as 0 people and are
+counted; a raster with no population over the area, or with float-maximum cells (an undeclared
+nodata value), stops. The window read is stated (``info``) so that the accounting of people
+closes: people in communities + people outside them (listed) = the raster's sum over the window."""
 
 from __future__ import annotations
 
@@ -10,9 +16,37 @@ from pyproj import Transformer
 
 from ..errors import InputError
 
+#: a cell value at or above this is not a count of people: an undeclared nodata value (float32 max)
+IMPLAUSIBLE_CELL = 1e30
 
-def raster_cells(path, area_metric, crs, *, key="population.path"):
-    """Cells of the raster that may touch ``area_metric``: (polygons in ``crs``, values, cell area m²)."""
+
+class Cells(tuple):
+    """(cell polygons, values, nodata mask) with ``info``: what was read (window bounds in the
+    raster CRS, the sum over the window, negative and nodata cells)."""
+
+    info: dict
+
+
+def _footprint(transform, width, height):
+    corners = [transform @ (0, 0), transform @ (width, 0), transform @ (width, height), transform @ (0, height)]
+    return shapely.Polygon(corners)
+
+
+def _window(src, geom_r):
+    """The pixel window (col0, row0, col1, row1), clipped to the raster, covering a polygon given in
+    the raster CRS (any transform: north-up, south-up, rotated)."""
+    inv = ~src.transform
+    xy = shapely.get_coordinates(shapely.segmentize(shapely.envelope(geom_r), max(abs(src.transform.a), 1e-12) * 50))
+    cols, rows = inv @ (xy[:, 0], xy[:, 1])
+    c0, c1 = int(np.floor(np.min(cols))), int(np.ceil(np.max(cols)))
+    r0, r1 = int(np.floor(np.min(rows))), int(np.ceil(np.max(rows)))
+    return max(c0, 0), max(r0, 0), min(c1, src.width), min(r1, src.height)
+
+
+def raster_cells(path, area_metric, crs, *, key="population.path", window_area=None):
+    """Cells of the raster that may touch ``area_metric``: (polygons in ``crs``, values, nodata mask),
+    as a :class:`Cells` tuple whose ``info`` holds the valid sum over the window of ``window_area``
+    (default the area itself; the study passes the area buffered by the walking thresholds)."""
     try:
         src = rasterio.open(path)
     except Exception as exc:
@@ -22,34 +56,85 @@ def raster_cells(path, area_metric, crs, *, key="population.path"):
         if src.crs is None:
             raise InputError("the raster has no CRS", file=str(path), field=key,
                              fix="assign the CRS to the GeoTIFF (gdal_edit.py -a_srs EPSG:4326 file.tif)")
+        t = src.transform
+        if t.a == 0 and t.b == 0 or t.e == 0 and t.d == 0 or abs(t.a * t.e - t.b * t.d) == 0:
+            raise InputError("the raster has no georeferencing (its pixel size is 0)", file=str(path), field=key,
+                             fix="georeference the GeoTIFF (it needs a geotransform and a CRS)")
         to_r = Transformer.from_crs(crs, src.crs, always_xy=True)
-        bounds = shapely.transform(shapely.box(*area_metric.bounds).segmentize(100.0),
-                                   lambda xy: np.c_[to_r.transform(xy[:, 0], xy[:, 1])]).bounds
-        rb = src.bounds
-        if bounds[0] >= rb.right or bounds[2] <= rb.left or bounds[1] >= rb.top or bounds[3] <= rb.bottom:
-            raise InputError(f"the raster does not overlap the study area (raster bounds {tuple(round(b, 4) for b in rb)}, "
-                             f"area bounds in the raster CRS {tuple(round(b, 4) for b in bounds)})",
+
+        def in_raster_crs(geom):
+            return shapely.transform(shapely.segmentize(shapely.box(*geom.bounds), 100.0),
+                                     lambda xy: np.c_[to_r.transform(xy[:, 0], xy[:, 1])])
+
+        area_r = in_raster_crs(area_metric)
+        foot = _footprint(t, src.width, src.height)
+        if not foot.intersects(area_r):
+            rb = foot.bounds
+            raise InputError(f"the raster does not overlap the study area (raster extent "
+                             f"{tuple(round(b, 4) for b in rb)}, area extent in the raster CRS "
+                             f"{tuple(round(b, 4) for b in area_r.bounds)}, {src.crs.to_string()})",
                              file=str(path), field=key,
                              fix="use the raster of this region, or check the communities' CRS")
-        w = rasterio.windows.from_bounds(*bounds, transform=src.transform)
-        c0, r0 = int(np.floor(w.col_off)), int(np.floor(w.row_off))
-        c1, r1 = int(np.ceil(w.col_off + w.width)), int(np.ceil(w.row_off + w.height))
-        c0, r0, c1, r1 = max(c0, 0), max(r0, 0), min(c1, src.width), min(r1, src.height)
-        win = rasterio.windows.Window(c0, r0, max(c1 - c0, 0), max(r1 - r0, 0))
-        data = src.read(1, window=win, masked=True).astype(np.float64)
-        tr = src.window_transform(win)
-        src_crs = src.crs
-    rows, cols = np.indices(data.shape)
-    rows, cols = rows.ravel(), cols.ravel()
-    vals = data.filled(np.nan).ravel()
-    nodata = np.ma.getmaskarray(data).ravel() | ~np.isfinite(vals)
+        wa = area_r if window_area is None else in_raster_crs(window_area)
+        wc0, wr0, wc1, wr1 = _window(src, wa.union(area_r))
+        data = src.read(1, window=rasterio.windows.Window(wc0, wr0, max(wc1 - wc0, 0), max(wr1 - wr0, 0)),
+                        masked=True).astype(np.float64)
+        src_crs, nodata_value, bands = src.crs, src.nodata, src.count
+        c0, r0, c1, r1 = _window(src, area_r)
+    # the sum over the window (valid cells: not nodata, finite, not negative)
+    vals_w = data.filled(np.nan)
+    mask_w = np.ma.getmaskarray(data) | ~np.isfinite(vals_w)
+    huge = ~mask_w & (np.abs(vals_w) >= IMPLAUSIBLE_CELL)
+    if huge.any():
+        raise InputError(f"{int(huge.sum())} raster cells hold {np.nanmax(np.abs(vals_w[huge])):.4g}, which is not a "
+                         f"number of people but an undeclared nodata value (the raster's nodata is {nodata_value})",
+                         file=str(path), field=key,
+                         fix=f"declare the nodata value: gdal_edit.py -a_nodata {np.nanmax(vals_w[huge]):.8g} "
+                             f"{getattr(path, 'name', str(path))}")
+    neg_w = ~mask_w & (vals_w < 0)
+    ok_w = ~mask_w & ~neg_w
+    sub = np.s_[r0 - wr0:r1 - wr0, c0 - wc0:c1 - wc0]
+    vals = vals_w[sub]
+    nodata = (mask_w | neg_w)[sub]
+    neg = neg_w[sub]
+    rows, cols = np.indices(vals.shape)
+    rows, cols = rows.ravel() + r0, cols.ravel() + c0
+    vals, nodata, neg = vals.ravel(), nodata.ravel(), neg.ravel()
+    tr = t
     x0 = tr.c + tr.a * cols + tr.b * rows
     y0 = tr.f + tr.d * cols + tr.e * rows
-    x1 = tr.c + tr.a * (cols + 1) + tr.b * (rows + 1)
-    y1 = tr.f + tr.d * (cols + 1) + tr.e * (rows + 1)
-    boxes = shapely.box(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1))
+    x1 = tr.c + tr.a * (cols + 1) + tr.b * rows
+    y1 = tr.f + tr.d * (cols + 1) + tr.e * rows
+    x2 = tr.c + tr.a * (cols + 1) + tr.b * (rows + 1)
+    y2 = tr.f + tr.d * (cols + 1) + tr.e * (rows + 1)
+    x3 = tr.c + tr.a * cols + tr.b * (rows + 1)
+    y3 = tr.f + tr.d * cols + tr.e * (rows + 1)
+    if tr.b == 0 and tr.d == 0:
+        boxes = shapely.box(np.minimum(x0, x2), np.minimum(y0, y2), np.maximum(x0, x2), np.maximum(y0, y2))
+    else:                                  # a rotated grid: each cell is a parallelogram
+        ring = np.stack([np.c_[x0, y0], np.c_[x1, y1], np.c_[x2, y2], np.c_[x3, y3], np.c_[x0, y0]], axis=1)
+        boxes = shapely.polygons(ring)
     if not (src_crs == crs):
         to_m = Transformer.from_crs(src_crs, crs, always_xy=True)
-        boxes = shapely.transform(shapely.segmentize(boxes, abs(tr.a) / 4),
+        boxes = shapely.transform(shapely.segmentize(boxes, abs(tr.a or tr.b) / 4),
                                   lambda xy: np.c_[to_m.transform(xy[:, 0], xy[:, 1])])
-    return boxes, vals, nodata
+    out = Cells((boxes, vals, nodata))
+    out.info = {
+        "raster_crs": src_crs.to_string(),
+        "window_bounds": tuple(float(v) for v in _window_bounds(t, wc0, wr0, wc1, wr1)),
+        "window_cells": int(vals_w.size),
+        "window_total": float(np.sum(vals_w[ok_w])) if ok_w.any() else 0.0,
+        "window_nodata_cells": int(mask_w.sum()),
+        "negative_cells": int(neg_w.sum()),
+        "negative_min": float(np.min(vals_w[neg_w])) if neg_w.any() else 0.0,
+        "negative_cells_near_area": int(neg.sum()),
+        "bands": int(bands),
+        "south_up": bool(t.e > 0),
+        "rotated": bool(t.b != 0 or t.d != 0),
+    }
+    return out
+
+
+def _window_bounds(t, c0, r0, c1, r1):
+    xs, ys = zip(*(t @ (c, r) for c, r in ((c0, r0), (c1, r0), (c1, r1), (c0, r1))))
+    return min(xs), min(ys), max(xs), max(ys)

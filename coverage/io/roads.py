@@ -27,7 +27,7 @@ def read_roads(path, encoding: str | None = None, *, crs=None):
     path = Path(path)
     if not path.exists():
         raise InputError("the road file does not exist", file=path, field="network.roads",
-                         fix="check the path of network.roads in the study YAML (relative "
+                         fix="check the path of network.path in the study YAML (relative "
                              "paths are taken from the YAML's folder)")
     kwargs = {}
     if encoding:
@@ -51,9 +51,21 @@ def read_roads(path, encoding: str | None = None, *, crs=None):
         gdf = pyogrio.read_dataframe(path, **kwargs)
     except Exception as exc:  # pyogrio/GDAL errors differ by driver
         raise InputError(f"the road file cannot be read: {exc}", file=path,
-                         field="network.roads",
+                         field="network.path",
                          fix="open it in QGIS to check it; export it as a shapefile or "
                              "GeoPackage if it is another format") from exc
+    if len(gdf) == 0:
+        raise InputError("the road file has no features", file=path, field="network.path",
+                         fix="export the road centrelines of the study area again (the layer is empty)")
+    types = pd.Series(gdf.geom_type).dropna()
+    if not types.isin(["LineString", "MultiLineString"]).any():
+        kinds = ", ".join(sorted(set(types))) or "no geometry"
+        hint = (" (road surfaces or blocks?)" if types.isin(["Polygon", "MultiPolygon"]).any() else
+                " (road names or junction points?)" if types.isin(["Point", "MultiPoint"]).any() else "")
+        raise InputError(f"the road file holds {kinds} features, not lines{hint}: a walking network needs road "
+                         "centrelines", file=path, field="network.path",
+                         fix="give the road centreline layer (LineString features), e.g. the 道路中心线 layer of the "
+                             "county's basic geographic data, or an OSM extract with network.source: pbf")
     if gdf.crs is None:
         if crs is None:
             raise InputError("the road file has no coordinate reference system", file=path,

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 
 from ..errors import InputError
 
@@ -27,6 +28,15 @@ def _read_vector(path, layer=None, encoding=None, crs=None, key="communities"):
         kw["layer"] = layer
     if encoding:
         kw["encoding"] = encoding
+    layers = _layer_names(path, key)
+    multi_note = None
+    if layer and layers is not None and layer not in layers:
+        raise InputError(f"layer {layer!r} is not in the file (its layers: {', '.join(layers) or 'none'})",
+                         file=str(path), field=f"{key}.layer",
+                         fix=f"set {key}.layer to one of: {', '.join(layers)}" if layers else "check the file")
+    if not layer and layers is not None and len(layers) > 1:
+        multi_note = (f"{path.name} has {len(layers)} layers ({', '.join(layers[:6])}); the first, {layers[0]!r}, "
+                      f"was read: set '{key}.layer' to choose another")
     try:
         gdf = pyogrio.read_dataframe(path, **kw)
     except Exception as exc:
@@ -37,7 +47,8 @@ def _read_vector(path, layer=None, encoding=None, crs=None, key="communities"):
                          file=str(path), field=f"{key}.path" + (f" / {key}.layer" if layer else ""),
                          fix="check that you exported the features (and, for a GeoPackage with several "
                              f"layers, that '{key}.layer' names the right one)")
-    if not encoding:
+    if not encoding and path.suffix.lower() in (".shp", ".dbf", ".zip"):
+        # only a shapefile's .dbf has no fixed encoding (GeoPackage and GeoJSON are always UTF-8)
         _check_text_encoding(gdf, path, key)
     note = None
     if gdf.crs is None:
@@ -57,7 +68,45 @@ def _read_vector(path, layer=None, encoding=None, crs=None, key="communities"):
                                      "e.g. EPSG:4547 (CGCS2000 / 3-degree Gauss-Kruger CM 114E), or copy the "
                                      ".prj that came with the data next to the .shp")
     gdf.attrs["crs_note"] = note
+    gdf.attrs["layer_note"] = multi_note
     return gdf
+
+
+def _layer_names(path, key):
+    """The layer names of a vector file (None when the file cannot be listed: the read says why)."""
+    import warnings
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    except Exception:
+        return None
+
+
+def lonlat_bounds(gdf, file, key="communities"):
+    """(lon0, lat0, lon1, lat1) of a layer's valid geometries, for choosing and checking the CRS."""
+    from pyproj import Transformer
+    g = gdf.geometry.values
+    ok = ~(shapely.is_missing(g) | shapely.is_empty(g))
+    if not ok.any():
+        raise InputError("none of the features has a geometry", file=str(file), field=f"{key}.path",
+                         fix="export the layer again with its shapes (the attribute table alone is not enough)")
+    b = shapely.total_bounds(g[ok])
+    if not np.all(np.isfinite(b)):
+        raise InputError("the layer's coordinates are not finite numbers", file=str(file), field=f"{key}.path",
+                         fix="check the layer in QGIS and export it again")
+    box = shapely.segmentize(shapely.box(*b), max(b[2] - b[0], b[3] - b[1], 1e-9) / 8)
+    tr = Transformer.from_crs(gdf.crs, "EPSG:4326", always_xy=True)
+    xy = shapely.get_coordinates(box)
+    lon, lat = tr.transform(xy[:, 0], xy[:, 1])
+    lon, lat = np.asarray(lon), np.asarray(lat)
+    if not (np.all(np.isfinite(lon)) and np.all(np.isfinite(lat))) or np.abs(lat).max() > 90:
+        raise InputError(f"the layer's coordinates (bounds {tuple(round(float(v), 1) for v in b)}) are not valid in "
+                         f"its CRS {gdf.crs.to_string() if gdf.crs else None}",
+                         file=str(file), field=f"{key}.crs",
+                         fix=f"the .prj (or '{key}.crs') does not match the coordinates: set '{key}.crs' to the "
+                             "projection the file was drawn in, e.g. EPSG:4547")
+    return float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())
 
 
 _CJK = ("\u3000", "\u9fff")
