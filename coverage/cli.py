@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 from .errors import InputError
@@ -31,6 +32,8 @@ def _parser():
     r.add_argument("--timings", action="store_true", help="print each step's time and peak memory at the end "
                                                           "(they are always written to OUT/run.json)")
     sub.add_parser("profiles", help="list the packaged standards profiles")
+    from .batch import add_parser
+    add_parser(sub)
     return p
 
 
@@ -51,23 +54,65 @@ def _prepare_out(folder: Path, config_file: str) -> Path:
     return folder
 
 
+def _check_map_path(path, config_file: str) -> None:
+    """Check, before any work, that the map file can be written where asked (--map / output.map)."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"the map path is a folder: {path}", file=config_file, field="output.map / --map",
+                         fix="give a file name ending in .html, e.g. --map maps/my_county.html")
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise InputError(f"the map path {path} does not end in .html", file=config_file, field="output.map / --map",
+                         fix="give a file name ending in .html, e.g. --map maps/my_county.html")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = path.parent / ".write_test"
+        probe.write_text("ok", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(f"cannot write the map into {path.parent} ({exc.strerror or exc})", file=config_file,
+                         field="output.map / --map", fix="choose a folder you can write to for the map") from None
+
+
+def _route_python_warnings(log):
+    """Python warnings during a run: the toolkit's own are printed as 'warning: ...' lines, those of
+    the libraries it uses (GDAL, pandas, ...) go to run.log only, never as source-code lines on the
+    console."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = str(message)
+        log.info("python warning %s (%s:%s): %s", category.__name__, filename, lineno, text)
+        where = str(filename).replace("\\", "/")
+        if "/coverage/" in where and "site-packages" not in where and issubclass(category, UserWarning):
+            print(f"warning: {text}", file=sys.stderr)
+    warnings.showwarning = show
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     if args.cmd == "profiles":
         from .io.profiles import list_profiles
         print("\n".join(list_profiles()))
         return 0
+    if args.cmd == "batch":
+        from .batch import main as batch_main
+        return batch_main(args)
     out_dir = Path(args.out) if args.out else None
     log = logging.getLogger("coverage.run")
+    _stop_log(log)                  # no handler left from an earlier run in this process
     t0 = time.perf_counter()
     try:
-        from .config import load_config
-        cfg = load_config(args.config)
-        cfg = cfg.with_output(folder=out_dir, map_path=args.map)
-        out_dir = _prepare_out(Path(cfg.output.folder), cfg.file)
-        _start_log(out_dir / LOG_NAME)
-        log.info("config %s, output %s", cfg.file, out_dir)
-        return _run(cfg, args, out_dir, t0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            _route_python_warnings(log)
+            from .config import load_config
+            cfg = load_config(args.config)
+            cfg = cfg.with_output(folder=out_dir, map_path=args.map)
+            out_dir = _prepare_out(Path(cfg.output.folder), cfg.file)
+            _check_map_path(cfg.output.map, cfg.file)
+            _start_log(out_dir / LOG_NAME)
+            log.info("config %s, output %s", cfg.file, out_dir)
+            return _run(cfg, args, out_dir, t0)
     except InputError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         log.info("input error: %s", exc.message)
@@ -77,7 +122,8 @@ def main(argv=None) -> int:
         return 130
     except Exception as exc:  # a bug: one clear line for the planner, the traceback in the log
         where = _log_exception(out_dir)
-        print(f"internal error: {type(exc).__name__}: {exc}. This is a bug in the tool, not in your data: "
+        text = " ".join(str(exc).split())[:300]
+        print(f"internal error: {type(exc).__name__}: {text}. This is a bug in the tool, not in your data: "
               f"please report it with the log at {where}", file=sys.stderr)
         return 1
 
@@ -120,11 +166,16 @@ def _write_run_json(path: Path, study, total: float) -> None:
     path.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def _stop_log(log) -> None:
+    for h in list(log.handlers):
+        log.removeHandler(h)
+        h.close()
+
+
 def _start_log(path: Path) -> None:
     log = logging.getLogger("coverage.run")
     log.setLevel(logging.INFO)
-    for h in list(log.handlers):
-        log.removeHandler(h)
+    _stop_log(log)
     h = logging.FileHandler(path, mode="w", encoding="utf-8")
     h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(h)

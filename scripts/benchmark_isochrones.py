@@ -8,9 +8,11 @@
 Breaks 5/10/15 minutes = 333/667/1000 m. Node distances come from one bounded scipy
 Dijkstra (CSR keeping the SHORTEST of parallel edges). Times: category circles (all
 facilities dissolved, three breaks) and facility circles (every facility, three breaks) with
-the default "faces" method, the plain "buffers" method on a sample (with the largest
-relative area difference between the two), and, on a sample of facilities, three ways of
-making one polygon per facility from buffered pieces (to justify the one used). Run:
+the default "raster" method and the exact "faces" method, the plain "buffers" method on a
+sample (with the largest relative area difference between the exact two, and the raster's
+area over the exact area), and, on a sample of facilities, three ways of making one polygon
+per facility from buffered pieces (to justify the one the exact methods use). The county
+(scripts/benchmark_report.py) is the benchmark of the pipeline's own step. Run:
 
     .venv/bin/python scripts/benchmark_isochrones.py [--grid-side 320] [--grid-facilities 3000]
         [--grid-category-buffers]   # ~4 min on 2 cores; the flag adds ~90 s
@@ -166,31 +168,43 @@ def run(name, net, n_fac, seed, n_union_sample, n_buffers_sample, category_buffe
     print(f"network faces (once per network): {t_faces:.2f} s, {faces.n_faces:,} faces, "
           f"{int(faces.clean.sum()):,} clean")
     kw = dict(buffer_m=DEFAULT_BUFFER_M, crs=crs)
-    cc, t_cat = timed(category_circles, u, v, length, geoms, cat, BREAKS, faces=faces, **kw)
+    cr_, t_catr = timed(category_circles, u, v, length, geoms, cat, BREAKS, method="raster", **kw)
+    cc, t_cat = timed(category_circles, u, v, length, geoms, cat, BREAKS, method="faces", faces=faces, **kw)
     if category_buffers:
         cb, t_catb = timed(category_circles, u, v, length, geoms, cat, BREAKS,
                            method="buffers", **kw)
-    fc, t_fac = timed(facility_circles, u, v, length, geoms, per, src, BREAKS, faces=faces, **kw)
+    fr_, t_facr = timed(facility_circles, u, v, length, geoms, per, src, BREAKS, method="raster", **kw)
+    fc, t_fac = timed(facility_circles, u, v, length, geoms, per, src, BREAKS, method="faces",
+                      faces=faces, **kw)
     ns = min(n_buffers_sample, n_fac)
     fs, t_fs = timed(facility_circles, u, v, length, geoms, per[:ns], src[:ns], BREAKS,
-                     faces=faces, **kw)
+                     method="faces", faces=faces, **kw)
     fb, t_fb = timed(facility_circles, u, v, length, geoms, per[:ns], src[:ns], BREAKS,
                      method="buffers", **kw)
+    frs = fr_[np.isin(fr_.facility_id, src[:ns])]
 
     def rel(p, q):
         return float(np.max(shapely.area(shapely.symmetric_difference(p, q)) /
                             np.maximum(shapely.area(q), 1e-9)))
 
-    print(f"{'what':<44} {'faces s':>8} {'buffers s':>10} {'max rel diff':>13}")
+    def ratio(p, q):
+        return float(shapely.area(p).sum() / max(shapely.area(q).sum(), 1e-9))
+
+    print(f"{'what':<44} {'raster s':>9} {'faces s':>8} {'buffers s':>10} {'faces diff':>11} "
+          f"{'raster/exact area':>18}")
     if category_buffers:
-        print(f"{'category circles, 3 breaks':<44} {t_cat:8.2f} {t_catb:10.2f} "
-              f"{rel(cc.geometry.values, cb.geometry.values):13.1e}")
+        print(f"{'category circles, 3 breaks':<44} {t_catr:9.2f} {t_cat:8.2f} {t_catb:10.2f} "
+              f"{rel(cc.geometry.values, cb.geometry.values):11.1e} "
+              f"{ratio(cr_.geometry.values, cb.geometry.values):18.4f}")
     else:
-        print(f"{'category circles, 3 breaks':<44} {t_cat:8.2f} {'(skipped)':>10}")
-    print(f"{f'facility circles, {ns} facilities x 3 breaks':<44} {t_fs:8.2f} {t_fb:10.2f} "
-          f"{rel(fs.geometry.values, fb.geometry.values):13.1e}")
-    print(f"{f'facility circles, {n_fac:,} facilities x 3 breaks':<44} {t_fac:8.2f} "
-          f"{'':>10} {'':>13}  ({1e3 * t_fac / (3 * n_fac):.2f} ms per circle)")
+        print(f"{'category circles, 3 breaks':<44} {t_catr:9.2f} {t_cat:8.2f} {'(skipped)':>10} {'':>11} "
+              f"{ratio(cr_.geometry.values, cc.geometry.values):18.4f}")
+    print(f"{f'facility circles, {ns} facilities x 3 breaks':<44} {'':>9} {t_fs:8.2f} {t_fb:10.2f} "
+          f"{rel(fs.geometry.values, fb.geometry.values):11.1e} "
+          f"{ratio(frs.geometry.values, fb.geometry.values):18.4f}")
+    print(f"{f'facility circles, {n_fac:,} facilities x 3 breaks':<44} {t_facr:9.2f} {t_fac:8.2f} "
+          f"{'':>10} {'':>11} {ratio(fr_.geometry.values, fc.geometry.values):18.4f}"
+          f"  ({1e3 * t_facr / (3 * n_fac):.2f} / {1e3 * t_fac / (3 * n_fac):.2f} ms per circle)")
     print(f"{'break m':>8} {'cat pieces':>11} {'cat km2':>9} {'cat hull+':>10} "
           f"{'fac pieces':>11} {'fac mean km2':>13} {'fac median hull+':>17}")
     for t in BREAKS:

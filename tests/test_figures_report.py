@@ -177,3 +177,46 @@ def test_report_escapes_and_is_deterministic(res, figs, tmp_path):
     assert "generated" not in d1.lower() and not re.search(r"20\d\d-\d\d-\d\d", d1)
     p3 = write_report(r, tmp_path / "c", figs, generated="2025-01-02")
     assert "2025-01-02" in p3.read_text(encoding="utf-8")
+
+
+def _texts(fig):
+    out = [t.get_text() for t in fig.findobj(F.matplotlib.text.Text)]
+    F.plt.close(fig)
+    return out
+
+
+def test_a_category_without_gaps_and_no_gaps_at_all(res, tmp_path):
+    import geopandas as gpd
+    st = F._Style("en", None)
+    empty = res.gaps.iloc[:0]                       # its columns, no rows
+    assert list(empty.columns) == list(res.gaps.columns)
+    for gaps in (empty, gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=res.gaps.crs))):
+        r = res.replace(gaps=gaps)
+        assert "no gaps" in _texts(F.gaps_figure(r, st))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        figs = F.make_figures(res.replace(gaps=empty), tmp_path, lang="en")
+    assert figs["gaps"].exists()
+
+
+def test_thresholds_are_labelled_as_given(res):
+    from coverage.config import Threshold
+    st = F._Style("en", None)
+    assert any("within a 15 min walk" in t for t in _texts(F.coverage_figure(res, "health", st, labels=False)))
+    metres = {c: Threshold.of(1000, "m", res.speed_m_per_min) for c in res.categories}
+    r = res.replace(thresholds=metres)
+    texts = _texts(F.coverage_figure(r, "health", st, labels=False))
+    assert any("within a 1000 m walk" in t for t in texts) and not any(" min walk" in t for t in texts)
+    bars = _texts(F._township_figure(r, st))
+    assert any(t.endswith("(1000 m)") for t in bars)
+    # the same rates as at 15 minutes (1000 m at 4 km/h): the row is found by metres
+    assert F.main_rates(r, "health").equals(F.main_rates(res, "health"))
+
+
+def test_community_labels_are_capped(res, monkeypatch):
+    from coverage.report.figures import maps
+    monkeypatch.setattr(maps, "MAX_LABELS", 3)
+    texts = _texts(F.coverage_figure(res, "health", F._Style("en", None)))
+    labelled = [t for t in texts if "\n" in t and t.split("\n")[1].endswith(("%", "no population"))]
+    assert len(labelled) == 3
+    assert any(t.startswith("labels: the 3 communities with most uncovered people (of 12)") for t in texts)

@@ -1,12 +1,18 @@
-"""Tests for coverage.isochrones: life circles drawn from the reached network.
+"""Tests for coverage.isochrones: life circles drawn from the reached network, exact methods.
 
 Hand-built graphs (a line, a square, a T, curved edges) with answers worked out by hand, and
 an independent check: every edge is sampled every 0.25 m, each sample is classified as
 reached or not from the formula min(d_u + s, d_v + L - s) <= t, and the polygon must hold
 every reached sample and no point farther than the buffer from all reached samples.
+
+The polygons here are drawn with the exact "faces" method (and "buffers" where named); the
+raster method, the default of the pipeline, is checked against the same oracle with a
+tolerance of a cell in tests/test_circle_raster.py.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 import pytest
@@ -17,8 +23,12 @@ from scipy.spatial import cKDTree
 from shapely import LineString, Point
 
 from coverage.errors import InputError
-from coverage.core.isochrones import (category_circles, cut_lines, edge_lines, facility_circles,
-                                 network_faces, reached_segments)
+from coverage.core import isochrones
+from coverage.core.isochrones import cut_lines, edge_lines, network_faces, reached_segments
+
+# Exact drawing for these tests (a method= given in a call still wins).
+category_circles = partial(isochrones.category_circles, method="faces")
+facility_circles = partial(isochrones.facility_circles, method="faces")
 
 BUF = 10.0
 

@@ -6,6 +6,7 @@ skips (with the reason) when they are missing. Nothing is downloaded: tiles and 
 to load offline, which is allowed; Leaflet itself is inlined in the page.
 """
 
+import html as html_lib
 import importlib.util
 import json
 import re
@@ -88,12 +89,14 @@ def _source_overlays(html: Path) -> list[str]:
     text = html.read_text(encoding="utf-8")
     block = re.search(r"overlays\s*:\s*\{(.*?)\}\s*,\s*\}\s*;", text, flags=re.S)
     assert block, "no layer control in the page"
-    return [json.loads(k) for k in re.findall(r'^\s*("(?:[^"\\]|\\.)*")\s*:', block.group(1), flags=re.M)]
+    # names are HTML-escaped in the page (the control shows them as HTML): compare them as shown
+    return [html_lib.unescape(json.loads(k))
+            for k in re.findall(r'^\s*("(?:[^"\\]|\\.)*")\s*:', block.group(1), flags=re.M)]
 
 
 def _control(driver, html):
     """Overlays of the layer control as Leaflet sees them: name, shown or not, leaf counts by type."""
-    return json.loads(_js(driver, """
+    out = json.loads(_js(driver, """
 const ctl = eval(arguments[0]);
 if (!(ctl instanceof L.Control.Layers) || ctl._map !== map) { return JSON.stringify(null); }
 const labels = Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'));
@@ -110,6 +113,9 @@ return JSON.stringify(ctl._layers.filter(o => o.overlay).map(o => {
                                              .map(l => l.options.fillColor))).sort()};
 }));
 """, _control_name(html)))
+    for o in out or []:       # names are HTML as given to Leaflet: compare them as shown
+        o["name"] = html_lib.unescape(o["name"])
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,7 +150,7 @@ def test_layer_control_lists_every_overlay(page, demo_map):
     # one coverage overlay per plan category, three life-circle rings per category
     for cat, label in CATEGORY_LABELS_ZH.items():
         assert sum(n.startswith(f"覆盖率: {label} (") for n in shown) == 1, label
-        assert sum(re.fullmatch(rf"(5|10|15) 分钟 服务圈: {re.escape(label)}", n) is not None
+        assert sum(re.fullmatch(rf"(5|10|15)分钟 服务圈: {re.escape(label)}", n) is not None
                    for n in shown) == 3, label
     # facility overlays are labelled with the number of facilities of that category in the run
     fac = gpd.read_file(demo_map / "layers.gpkg", layer="facilities")

@@ -1,5 +1,12 @@
-"""The interactive map: layers, legend, labels, basemaps, errors and byte-identical output."""
+"""The interactive map: layers, legend, labels, basemaps, errors, escaping and byte-identical output.
 
+The page draws every layer with one line ``lcAdd(<group>, "<kind>", <data>, <options>);``; the
+helpers below read those lines back (data and options are JSON) to check what each layer of the
+layer control holds."""
+
+import base64
+import html
+import io
 import json
 import re
 import types
@@ -8,18 +15,22 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 from shapely.geometry import Point, box
 
 from coverage import CATEGORY_LABELS_ZH
+from coverage.analysis.coverage import covered
+from coverage.config import Threshold
 from coverage.errors import InputError
 from coverage.report.webmap import (COVERAGE_CLASS_COLOURS, NO_DATA_COLOUR, _share_budget,
-                             classify_rate, make_map, resolve_basemap)
+                                    classify_rate, make_map, prepare, resolve_basemap)
 
 CRS = "EPSG:32635"
 X0, Y0 = 385_000.0, 6_672_000.0
+SPEED = 80.0
 
 
-def _results(with_extras=True):
+def _results(with_extras=True, unit="min"):
     communities = gpd.GeoDataFrame({
         "community_id": ["C1", "C2", "C3"],
         "name": ["东城社区", "西城社区", "河口村"],
@@ -29,12 +40,15 @@ def _results(with_extras=True):
         "population": [1000, 800, 0],
     }, geometry=[box(X0, Y0, X0 + 1000, Y0 + 1000), box(X0 + 1000, Y0, X0 + 2000, Y0 + 1000),
                  box(X0, Y0 + 1000, X0 + 2000, Y0 + 2000)], crs=CRS)
+    breaks = tuple(Threshold.of(v, unit, SPEED) for v in ((5, 10, 15) if unit == "min" else (400, 800, 1200)))
+    main = breaks[-1]
     rows = []
     for cid, pop in [("C1", 1000), ("C2", 800), ("C3", 0)]:
         for cat, cov15 in [("elderly_care", {"C1": 0.9, "C2": 0.3}), ("health", {"C1": 0.5, "C2": 0.1})]:
-            for thr in (5, 10, 15):
-                r = cov15.get(cid, np.nan) * thr / 15 if pop else np.nan
-                rows.append(dict(community_id=cid, category=cat, threshold_min=thr, population=pop,
+            for k, b in enumerate(breaks):
+                r = cov15.get(cid, np.nan) * (k + 1) / 3 if pop else np.nan
+                rows.append(dict(community_id=cid, category=cat, threshold_min=b.minutes_at(SPEED),
+                                 threshold_m=round(b.metres, 1), population=pop,
                                  covered_pop=0 if not pop else r * pop, coverage_rate=r))
     cov = pd.DataFrame(rows)
     facilities = gpd.GeoDataFrame({
@@ -48,24 +62,33 @@ def _results(with_extras=True):
     xy = rng.uniform([X0, Y0], [X0 + 2000, Y0 + 1000], size=(20, 2))
     dist_e = np.linspace(100, 2500, 20)
     dist_h = np.where(np.arange(20) % 4 == 0, np.inf, np.linspace(2000, 200, 20))
+    dist_h[1] = main.metres          # exactly at the threshold: covered
     demand = gpd.GeoDataFrame({
         "population": np.arange(1, 21) * 5.0,
         "community_id": np.where(xy[:, 0] < X0 + 1000, "C1", "C2"),
         "dist_elderly_care": dist_e, "dist_health": dist_h,
     }, geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=CRS)
-    circles = gpd.GeoDataFrame({"category": ["elderly_care"], "break_min": [15]},
-                               geometry=[Point(X0 + 300, Y0 + 300).buffer(1200)], crs=CRS)
+    circles = gpd.GeoDataFrame({"category": ["elderly_care", "health"], "break_m": [main.metres] * 2,
+                                "break_min": [main.minutes_at(SPEED)] * 2},
+                               geometry=[Point(X0 + 300, Y0 + 300).buffer(1200),
+                                         Point(X0 + 500, Y0 + 700).buffer(900)], crs=CRS)
     gaps = sites = None
     if with_extras:
-        gaps = gpd.GeoDataFrame({"category": ["health"], "population": [230.0], "gap_id": [1]},
+        gaps = gpd.GeoDataFrame({"category": ["health"], "population": [230.0], "gap_id": ["health-1"]},
                                 geometry=[box(X0 + 1500, Y0 + 100, X0 + 1900, Y0 + 900)], crs=CRS)
         sites = gpd.GeoDataFrame({"rank": [1], "category": ["health"], "added_population": [230.0]},
                                  geometry=[Point(X0 + 1700, Y0 + 500)], crs=CRS)
     return types.SimpleNamespace(
         communities=communities, coverage_by_community=cov, facilities=facilities, demand=demand,
         circles=circles, gaps=gaps, sites=sites, categories=["elderly_care", "health"],
-        main_threshold_min={"elderly_care": 15, "health": 15}, title="测试县 15分钟生活圈",
-        speed_m_per_min=80.0)
+        thresholds={"elderly_care": main, "health": main}, breaks=breaks,
+        title="测试县 15分钟生活圈", speed_m_per_min=SPEED)
+
+
+def only(res, cats):
+    other = types.SimpleNamespace(**vars(res))
+    other.categories = list(cats)
+    return other
 
 
 @pytest.fixture(scope="module")
@@ -74,113 +97,129 @@ def zh_html(tmp_path_factory):
     return p.read_text(encoding="utf-8")
 
 
-def _layers(text):
-    """{overlay name: (shown at start, [features])} parsed back from the page."""
-    text = _unescape(text)
-    m = re.search(r"overlays\s*:\s*\{(.*?)\},\s*\};", text, flags=re.S)
-    groups = re.findall(r'"(.*?)"\s*:\s*(feature_group_\w+),', m.group(1))
-    data = {g: json.loads(d) for g, d in
-            re.findall(r"\n\s*(geo_json_\w+)_add\((\{.*?\})\);\n", text)}
-    parent = dict(re.findall(r"(geo_json_\w+)\.addTo\((feature_group_\w+)\);", text))
-    out = {}
-    for name, fg in groups:
-        feats = [f for gj, p in parent.items() if p == fg for f in data[gj]["features"]]
-        shown = re.search(re.escape(fg) + r"\.addTo\(map_\w+\);", text) is not None
-        out[name] = (shown, feats)
+def calls(text):
+    """Every lcAdd call of the page: [(group variable, kind, data, options)]."""
+    dec = json.JSONDecoder()
+    out = []
+    for m in re.finditer(r'^\s*lcAdd\((\w+), "(\w+)", ', text, flags=re.M):
+        data, end = dec.raw_decode(text, m.end())
+        assert text[end:end + 2] == ", "
+        opts, end = dec.raw_decode(text, end + 2)
+        assert text[end:end + 3] == ");\n"
+        out.append((m.group(1), m.group(2), data, opts))
     return out
 
 
-def _unescape(text):
-    """Decode the \\uXXXX escapes folium's JSON embedding leaves in the page."""
-    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
+def overlays(text):
+    """[(overlay name as shown, feature group variable)] of the layer control, in order."""
+    block = re.search(r"overlays\s*:\s*\{(.*?)\},\s*\};", text, flags=re.S).group(1)
+    return [(html.unescape(json.loads(n)), g) for n, g in re.findall(r'("(?:[^"\\]|\\.)*")\s*:\s*(feature_group_\w+),', block)]
+
+
+def layers(text):
+    """{overlay name: (shown at start, [(kind, data, options)])}."""
+    cs = calls(text)
+    out = {}
+    for name, fg in overlays(text):
+        shown = re.search(re.escape(fg) + r"\.addTo\(map_\w+\);", text) is not None
+        out[name] = (shown, [(k, d, o) for g, k, d, o in cs if g == fg])
+    return out
+
+
+def shared(text, name="communities"):
+    return next(d for g, k, d, o in calls(text) if k == "share" and o["name"] == name)
 
 
 def test_layers_legend_labels_and_names(zh_html):
     text = zh_html
-    plain = _unescape(text)
     for name in ["东城社区", "西城社区", "河口村", "城关镇", "测试县 15分钟生活圈"]:
-        assert name in plain
+        assert name in text
     lab_e, lab_h = CATEGORY_LABELS_ZH["elderly_care"], CATEGORY_LABELS_ZH["health"]
-    for layer in [f"覆盖率: {lab_e} (15 分钟)", f"覆盖率: {lab_h} (15 分钟)",
+    names = [n for n, _ in overlays(text)]
+    for layer in [f"覆盖率: {lab_e} (15分钟)", f"覆盖率: {lab_h} (15分钟)",
                   f"设施: {lab_e} (2)", f"设施: {lab_h} (1)",
                   f"设施: {CATEGORY_LABELS_ZH['commerce']} (1)",
-                  f"未覆盖人口: {lab_e} (> 15 分钟", f"未覆盖人口: {lab_h} (> 15 分钟",
-                  f"15 分钟 服务圈: {lab_e}", f"覆盖缺口: {lab_h} (1)", f"建议选址: {lab_h} (1)",
-                  "底图: OpenStreetMap.Mapnik"]:
-        assert layer in plain, layer
-    assert "lc-legend" in text and "社区覆盖率（步行 15 分钟，按人口）" in plain
-    assert "无人口 / 无数据" in plain and "80–100%" in plain
-    assert "L.control.layers" in text and "L.control.scale" in text
-    assert "fitBounds" in text
-    # every community feature: grey where no population (C3), otherwise the class colour
-    assert NO_DATA_COLOUR in text and COVERAGE_CLASS_COLOURS[4] in text  # C1 elderly 0.9
+                  f"15分钟 服务圈: {lab_e}", f"15分钟 服务圈: {lab_h}", f"覆盖缺口: {lab_h} (1)",
+                  f"建议选址: {lab_h} (1)"]:
+        assert layer in names, layer
+    assert any(n.startswith(f"未覆盖人口: {lab_e} (> 15分钟") for n in names)
+    assert "底图: OpenStreetMap.Mapnik" in json.loads(re.search(r'base_layers\s*:\s*\{\s*("[^"]*")', text)[1])
+    assert "lc-legend" in text and "社区覆盖率（步行15分钟，按人口）" in text and "约 1200 米" in text
+    assert "无人口 / 无数据" in text and "80–100%" in text
+    assert "L.control.layers" in text and "L.control.scale" in text and "fitBounds" in text
+    assert " 分钟" not in "".join(names)          # labels come from Threshold.label, not "N 分钟"
 
 
 def test_layer_content_and_visibility(zh_html):
-    res = _results()
-    lay = _layers(zh_html)
+    lay = layers(zh_html)
     lab_e, lab_h = CATEGORY_LABELS_ZH["elderly_care"], CATEGORY_LABELS_ZH["health"]
     shown = sorted(n for n, (s, _) in lay.items() if s)
-    # first category's choropleth, uncovered points, 15-min circle, and analysed facilities
-    assert shown == sorted([f"覆盖率: {lab_e} (15 分钟)", f"15 分钟 服务圈: {lab_e}",
+    # first category's choropleth, uncovered points, plan-threshold circle, analysed facilities
+    assert shown == sorted([f"覆盖率: {lab_e} (15分钟)", f"15分钟 服务圈: {lab_e}",
                             next(n for n in lay if n.startswith(f"未覆盖人口: {lab_e}")),
                             f"设施: {lab_e} (2)", f"设施: {lab_h} (1)"])
+    # one choropleth layer per category, all drawing the one shared set of outlines
+    s = shared(zh_html)
+    assert len(s["g"]) == 3 and zh_html.count('"type":"Polygon"') == 3 + 3  # + circle and gap
+    ks = [lay[f"覆盖率: {lab}: (15分钟)".replace(": (", " (")][1][0][2]["k"] for lab in (lab_e, lab_h)]
+    assert ks == [0, 1]
+    by_name = {v[0]: i for i, v in enumerate(s["v"])}
+    col = lambda name, k: s["palette"][s["c"][by_name[name]][k]]  # noqa: E731
     # choropleth colours by hand: elderly C1 0.9 -> class 4, C2 0.3 -> class 1, C3 no people
-    feats = lay[f"覆盖率: {lab_e} (15 分钟)"][1]
-    by_name = {f["properties"]["name"]: f["properties"] for f in feats}
-    assert by_name["东城社区"]["fill_elderly_care"] == COVERAGE_CLASS_COLOURS[4]
-    assert by_name["西城社区"]["fill_elderly_care"] == COVERAGE_CLASS_COLOURS[1]
-    assert by_name["河口村"]["fill_elderly_care"] == NO_DATA_COLOUR
-    assert "fill_health" not in by_name["西城社区"]  # each layer carries its own colour only
-    health = {f["properties"]["name"]: f["properties"]
-              for f in lay[f"覆盖率: {lab_h} (15 分钟)"][1]}
-    assert health["西城社区"]["fill_health"] == COVERAGE_CLASS_COLOURS[0]  # 0.1
-    assert health["东城社区"]["fill_health"] == COVERAGE_CLASS_COLOURS[2]  # 0.5
-    # tooltip carries the rate of every category
-    assert by_name["东城社区"]["rate_elderly_care"] == "90.0%"
-    assert by_name["东城社区"]["rate_health"] == "50.0%"
-    assert by_name["河口村"]["rate_health"] == "无人口"
-    assert by_name["西城社区"]["type"] == "城市社区" and by_name["河口村"]["type"] == "农村社区"
+    assert col("东城社区", 0) == COVERAGE_CLASS_COLOURS[4]
+    assert col("西城社区", 0) == COVERAGE_CLASS_COLOURS[1]
+    assert col("河口村", 0) == NO_DATA_COLOUR
+    assert col("西城社区", 1) == COVERAGE_CLASS_COLOURS[0] and col("东城社区", 1) == COVERAGE_CLASS_COLOURS[2]
+    # tooltip: name, township, type, population, then the rate of every category
+    assert s["heads"] == ["名称", "街道/乡镇", "类型", "人口"]
+    assert s["rate_heads"] == [f"{lab_e} (15分钟)", f"{lab_h} (15分钟)"]
+    assert s["r"][by_name["东城社区"]] == ["90.0%", "50.0%"] and s["r"][by_name["河口村"]][1] == "无人口"
+    assert s["v"][by_name["西城社区"]][2] == "城市社区" and s["v"][by_name["河口村"]][2] == "农村社区"
     # facility popups: name, category, area (missing area shown as a dash)
-    fac = {f["properties"]["name"]: f["properties"] for f in lay[f"设施: {lab_e} (2)"][1]}
-    assert fac["东城日间照料中心"]["area"] == "350 m²" and fac["西城养老站"]["area"] == "—"
-    assert fac["西城养老站"]["cat"] == lab_e
+    kind, d, o = lay[f"设施: {lab_e} (2)"][1][0]
+    assert kind == "points" and o["popup"] and not o["cluster"]
+    fac = {v[0]: v for v in d["v"]}
+    assert fac["东城日间照料中心"][2] == "350 m²" and fac["西城养老站"][2] == "—"
+    assert fac["西城养老站"][1] == lab_e
 
 
 def test_uncovered_points_match_threshold(zh_html):
     res = _results()
-    lay = _layers(zh_html)
-    thr = 15 * 80.0
+    lay = layers(zh_html)
     d = res.demand
     for cat in res.categories:
-        sel = d[d[f"dist_{cat}"] > thr]
+        sel = d[~covered(d[f"dist_{cat}"], res.thresholds[cat].metres)]
         name = next(n for n in lay if n.startswith(f"未覆盖人口: {CATEGORY_LABELS_ZH[cat]}"))
-        # the layer name carries the uncovered population (sum of the selected points)
-        assert name.endswith(f"(> 15 分钟, {int(sel['population'].sum()):,})")
-        feats = lay[name][1]
-        assert len(feats) == len(sel) and 0 < len(sel) < 20
-        pops = sorted(float(f["properties"]["population"].replace(",", "")) for f in feats)
+        assert name.endswith(f"(> 15分钟, {int(sel['population'].sum()):,})")
+        kind, data, opts = lay[name][1][0]
+        assert kind == "points" and len(data["xy"]) == len(sel) and 0 < len(sel) < 20
+        pops = sorted(float(v[0].replace(",", "")) for v in data["v"])
         assert pops == sorted(sel["population"].tolist())
-        # radius grows with population
-        r = {float(f["properties"]["population"]): f["properties"]["r"] for f in feats}
+        r = dict(zip(pops, [x for _, x in sorted(zip([float(v[0]) for v in data["v"]], data["r"]))]))
         ks = sorted(r)
-        assert all(r[a] <= r[b] for a, b in zip(ks, ks[1:]))
-    unreachable = int(np.isinf(d["dist_health"]).sum())
+        assert all(r[a] <= r[b] for a, b in zip(ks, ks[1:]))     # radius grows with population
+    # the point exactly at the threshold (1200 m) is covered (covered() adds 1e-6 m)
     h = next(n for n in lay if n.startswith(f"未覆盖人口: {CATEGORY_LABELS_ZH['health']}"))
-    assert sum(f["properties"]["dist"] == "不可达" for f in lay[h][1]) == unreachable > 0
+    assert "1,200 m" not in [v[1] for v in lay[h][1][0][1]["v"]]
+    assert sum(v[1] == "不可达" for v in lay[h][1][0][1]["v"]) == int(np.isinf(d["dist_health"]).sum()) > 0
 
 
-def test_max_demand_points_caps_and_says_so(tmp_path):
+def test_more_uncovered_points_than_the_budget_become_a_grid_image(tmp_path):
     res = _results()
-    # a budget of 6 points over two categories with 11 uncovered each: 3 each
     text = make_map(res, tmp_path / "m.html", max_demand_points=6).read_text(encoding="utf-8")
-    sel = res.demand[res.demand["dist_elderly_care"] > 1200]
-    lay = _layers(text)
-    name = next(n for n in lay if n.startswith(f"未覆盖人口: {CATEGORY_LABELS_ZH['elderly_care']}"))
-    assert f"显示 3 / 共 {len(sel)} 点" in name and f"显示 3 / 共 {len(sel)} 点" in _unescape(text)
-    # the three most populous uncovered points are the ones kept
-    got = sorted(float(f["properties"]["population"]) for f in lay[name][1])
-    assert got == sorted(sel["population"].nlargest(3).tolist())
+    lay = layers(text)
+    d = res.demand
+    for cat in res.categories:
+        name = next(n for n in lay if n.startswith(f"未覆盖人口: {CATEGORY_LABELS_ZH[cat]}"))
+        unc = d[~covered(d[f"dist_{cat}"], res.thresholds[cat].metres)]
+        assert name.endswith(f"{int(unc['population'].sum()):,})")   # every uncovered person counted
+        kind, data, _ = lay[name][1][0]
+        assert kind == "image" and data["url"].startswith("data:image/png;base64,")
+        img = np.asarray(Image.open(io.BytesIO(base64.b64decode(data["url"].split(",", 1)[1]))))
+        assert img.shape[2] == 4 and 0 < (img[..., 3] > 0).sum() <= len(unc)
+        (s, w), (n, e) = data["bounds"]
+        assert s < n and w < e
+    assert "每格约 100 米" in text
 
 
 def test_share_budget():
@@ -191,17 +230,79 @@ def test_share_budget():
 
 
 def test_english(tmp_path):
-    text = _unescape(make_map(_results(), tmp_path / "en.html", lang="en").read_text("utf-8"))
-    for s in ["Coverage: Elderly care (15 min)", "Facilities: Health (1)",
-              "Uncovered population: Health", "Community coverage (walk 15 min, by population)",
-              "no population / no data", "东城社区"]:
+    text = make_map(_results(), tmp_path / "en.html", lang="en").read_text("utf-8")
+    names = [n for n, _ in overlays(text)]
+    for s in ["Coverage: Elderly care (15 min)", "Facilities: Health (1)", "15 min service circle: Health"]:
+        assert s in names, s
+    for s in ["Uncovered population: Health", "Community coverage (walk 15 min, by population)",
+              "about 1200 m", "no population / no data", "东城社区"]:
         assert s in text, s
     assert "覆盖率" not in text
 
 
+def test_thresholds_in_metres_are_labelled_in_metres(tmp_path):
+    res = _results(unit="m")
+    for lang, label in (("zh", "1200米"), ("en", "1200 m")):
+        text = make_map(res, tmp_path / f"{lang}.html", lang=lang).read_text("utf-8")
+        names = [n for n, _ in overlays(text)]
+        assert any(n.endswith(f"({label})") for n in names)
+        assert any(n.startswith(f"{label} ") for n in names)       # the life circle at 1200 m
+        assert "分钟 服务圈" not in text and "min service circle" not in text
+    assert "约 15 分钟" in make_map(res, tmp_path / "x.html").read_text("utf-8")   # 1200 m at 80 m/min
+
+
+def test_circles_follow_the_category_filter(tmp_path):
+    res = _results()
+    text = make_map(only(res, ["health"]), tmp_path / "h.html").read_text("utf-8")
+    names = [n for n, _ in overlays(text)]
+    circles = [n for n in names if "服务圈" in n]
+    assert circles == [f"15分钟 服务圈: {CATEGORY_LABELS_ZH['health']}"]
+    assert not any(n.startswith("覆盖缺口") and "养老" in n for n in names)
+
+
+def test_one_prepared_data_for_several_maps(tmp_path):
+    res = _results()
+    data = prepare(res)
+    a = make_map(res, tmp_path / "a.html", data=data).read_bytes()
+    assert a == make_map(res, tmp_path / "b.html").read_bytes()
+    make_map(only(res, ["health"]), tmp_path / "h.html", data=data)
+    assert ("circle", "health", 1200.0) in data._cache       # simplified once, reused
+
+
+def test_many_facilities_are_clustered_and_the_plugin_inlined(tmp_path):
+    res = _results()
+    plain = make_map(res, tmp_path / "p.html").read_text("utf-8")
+    lib = "L.MarkerClusterGroup=L.FeatureGroup.extend"      # the plug-in itself
+    assert lib not in plain and ".marker-cluster" not in plain
+    text = make_map(res, tmp_path / "c.html", cluster_over=1).read_text("utf-8")
+    lay = layers(text)
+    assert lay[f"设施: {CATEGORY_LABELS_ZH['elderly_care']} (2)"][1][0][2]["cluster"] is True
+    assert lay[f"设施: {CATEGORY_LABELS_ZH['health']} (1)"][1][0][2]["cluster"] is False
+    assert text.count(lib) == 1 and ".marker-cluster" in text             # inlined, no CDN link
+    assert text.index(lib) < text.index("lcAdd(feature_group")
+    assert not re.search(r'<script src="[^"]*markercluster', text)
+
+
+def test_user_strings_never_become_markup(tmp_path):
+    res = _results()
+    bad = '<img src=x onerror="window.__pwned=1"></script><script>window.__pwned=2</script>{{ 7*7 }}'
+    res.communities = res.communities.assign(name=[bad, "西城社区", "河口村"], township=[bad] * 3)
+    res.facilities = res.facilities.assign(name=[bad] * 4, category=["elderly_care", "elderly_care",
+                                                                     "health", bad])
+    res.gaps = res.gaps.assign(gap_id=[bad])
+    res.title = bad
+    text = make_map(res, tmp_path / "x.html").read_text("utf-8")
+    assert "<img" not in text and "window.__pwned=2</script>" not in text
+    assert "{{ 7*7 }}" in text and "pwned\\u003c/script\\u003e{{ 7*7 }}" not in text
+    assert text.count("</script>") == text.count("<script")       # no name closes a script
+    names = [n for n, _ in overlays(text)]
+    assert f"设施: {bad} (1)" in names                              # shown as text in the control
+    assert shared(text)["v"][0][0] == bad                           # and in the tooltip (textContent)
+
+
 @pytest.mark.filterwarnings("ignore:CartoDB tiles")
 def test_basemap_none_and_xyzservices(tmp_path):
-    none = _unescape(make_map(_results(False), tmp_path / "n.html", basemap="none").read_text("utf-8"))
+    none = make_map(_results(False), tmp_path / "n.html", basemap="none").read_text("utf-8")
     assert "L.tileLayer" not in none and "tile.openstreetmap" not in none
     assert "东城社区" in none and "fitBounds" in none  # data still there, view fitted
     carto = make_map(_results(False), tmp_path / "c.html", basemap="CartoDB.Positron")
@@ -225,13 +326,21 @@ def test_bad_inputs_name_the_field(tmp_path):
     with pytest.raises(InputError, match="dist_health"):
         make_map(res, tmp_path / "x.html")
     res = _results()
-    res.main_threshold_min = {"elderly_care": 15}
+    res.thresholds = {"elderly_care": res.thresholds["elderly_care"]}
     with pytest.raises(InputError) as e:
         make_map(res, tmp_path / "x.html")
-    assert e.value.field == "main_threshold_min.health"
+    assert e.value.field == "thresholds.health"
+    res = _results()
+    res.speed_m_per_min = None
+    with pytest.raises(InputError) as e:
+        make_map(res, tmp_path / "x.html")
+    assert e.value.field == "results.speed_m_per_min"
     with pytest.raises(InputError) as e:
         make_map(_results(), tmp_path / "x.html", lang="fr")
     assert e.value.field == "output.lang"
+    with pytest.raises(InputError) as e:
+        make_map(_results(), tmp_path / "x.html", cluster_over=-1)
+    assert e.value.field == "output.cluster_over"
 
 
 def test_bounds_fitted_to_communities(tmp_path):

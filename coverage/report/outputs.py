@@ -21,7 +21,14 @@ def _csv(df: pd.DataFrame, path: Path):
     df.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n", float_format="%.10g")
 
 
-def write_outputs(res, out_dir, map_path=None) -> dict:
+def write_outputs(res, out_dir, map_path=None, *, category_maps=None) -> dict:
+    """Write every table, layer, map, figure and the report of ``res`` into ``out_dir``.
+
+    ``category_maps`` (default: config ``output.category_maps``, else False) also writes
+    ``map_<category>.html`` for each category; map.html already holds every category as layers.
+    The maps share one set of simplified layers (simplified once, not once per map)."""
+    if category_maps is None:
+        category_maps = bool(getattr(res.config.output, "category_maps", False))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = {}
@@ -46,13 +53,15 @@ def write_outputs(res, out_dir, map_path=None) -> dict:
         _csv(res.siting_summary, files["siting_summary"])
     files["layers"] = out / LAYERS_FILE
     write_layers(res, files["layers"])
-    from .webmap import make_map
+    from .webmap import make_map, prepare
     files["map"] = Path(map_path) if map_path else out / "map.html"
     lang, basemap = res.config.output.lang, res.config.output.basemap
-    make_map(res, files["map"], lang=lang, basemap=basemap)
-    # one map per category as well, for planners who hand a single topic to a meeting
-    for cat in res.categories:
-        files[f"map_{cat}"] = make_map(res.only([cat]), out / f"map_{cat}.html", lang=lang, basemap=basemap)
+    shown = prepare(res)
+    make_map(res, files["map"], lang=lang, basemap=basemap, data=shown)
+    if category_maps:  # on request: one map per category, for a meeting on a single topic
+        for cat in res.categories:
+            files[f"map_{cat}"] = make_map(res.only([cat]), out / f"map_{cat}.html", lang=lang,
+                                           basemap=basemap, data=shown)
     from .tables import write_tables
     files.update(write_tables(res, out))
     from .figures import make_figures
@@ -60,6 +69,8 @@ def write_outputs(res, out_dir, map_path=None) -> dict:
     figs = make_figures(res, out, lang=lang)
     files.update({f"figure_{k}": v for k, v in figs.items()})
     files["report"] = write_report(res, out, figs, files=dict(files))
+    from .manifest import record_run
+    files["manifest"] = record_run(res, out, files)
     return files
 
 

@@ -1,0 +1,100 @@
+"""The township bar chart: coverage of each township at the plan threshold against the plan
+target (dashed line), values labelled, bars below the target hatched."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib.patches import Patch
+
+from .style import _Style, _title, plt
+
+
+def township_targets(res) -> dict:
+    """{category: (target %, indicator id or None)} for the township bar chart: the target of the
+    profile's population_coverage indicator of the category, else 100 (full coverage)."""
+    out = {c: (100.0, None) for c in res.categories}
+    ind = res.indicators
+    if ind is None or not len(ind):
+        return out
+    try:
+        from ...io.profiles import load_profile
+        prof = load_profile(res.config.profile)
+    except Exception:  # a profile that cannot be read again leaves the default target
+        return out
+    ids = set(ind.indicator_id)
+    for i in sorted(prof.indicators, key=lambda i: i.id):
+        if i.kind == "population_coverage" and i.id in ids:
+            for c in i.categories:
+                if c in out and out[c][1] is None:
+                    out[c] = (float(i.target), i.id)
+    return out
+
+
+def township_figure(res, st: _Style):
+    s = res.coverage_summary
+    cats = list(res.categories)
+    targets = township_targets(res)
+    tw = s[s.level == "township"]
+    if "population_group" in tw.columns:
+        tw = tw[tw.population_group == "total"]
+    units = sorted(tw.unit.astype(str).unique())
+    n = len(cats)
+    h = max(1.8, 0.22 * len(units) + 1.0)
+    with plt.rc_context(st.rc()):
+        ncols = 2 if n > 1 else 1
+        nrows = math.ceil(n / ncols)
+        # one shared y axis: township names once per row, not once per panel
+        fig, axes = plt.subplots(nrows, ncols, figsize=(6.0 * ncols, h * nrows + 0.8), squeeze=False,
+                                 sharey=True)
+        axes = axes.ravel()
+        for ax in axes[n:]:
+            ax.set_visible(False)
+        for ax, cat in zip(axes, cats):
+            m = float(res.thresholds[cat].metres)
+            r = tw[(tw.category == cat) & np.isclose(pd.to_numeric(tw.threshold_m).to_numpy(float), m,
+                                                      rtol=0, atol=0.051)]
+            r = r.drop_duplicates("unit").set_index("unit")["coverage_rate"].reindex(units).to_numpy(float) * 100
+            target, ind_id = targets[cat]
+            y = np.arange(len(units))[::-1]
+            vals = np.nan_to_num(r, nan=0.0)
+            below = ~(r >= target - 1e-9)
+            ax.barh(y[~below], vals[~below], color="#404040", edgecolor="black", height=0.7)
+            ax.barh(y[below], vals[below], color="#d9d9d9", edgecolor="black", hatch="////", height=0.7)
+            for yi, v in zip(y, r):
+                ax.text(min(np.nan_to_num(v), 100) + 1.5, yi, "—" if not np.isfinite(v) else f"{v:.1f}%", in_layout=False,
+                        va="center", fontsize=7)
+            ax.axvline(target, color="black", linestyle="--", linewidth=1.2)
+            lab = st.t["target"].format(t=target) + ("" if ind_id else " " + st.t["default_target"])
+            ax.text(target, len(units) - 0.4, lab, ha="right", va="bottom", fontsize=6.5)
+            ax.set_yticks(y)
+            ax.set_yticklabels([st.safe(u, f"T{i + 1}") for i, u in enumerate(units)], fontsize=7)
+            ax.set_xlim(0, 118)
+            ax.set_ylim(-0.6, len(units) + 0.3)
+            ax.set_xticks([0, 20, 40, 60, 80, 100])
+            ax.tick_params(axis="x", labelsize=7)
+            ax.set_xlabel(st.t["rate_axis"], fontsize=7)
+            ax.set_title(st.t["panel"].format(cat=st.cat(cat), thr=st.thr(res, cat)), fontsize=9)
+        handles = [Patch(facecolor="#404040", edgecolor="black", label=st.t["meets"]),
+                   Patch(facecolor="#d9d9d9", edgecolor="black", hatch="////", label=st.t["below"]),
+                   plt.Line2D([], [], color="black", linestyle="--", label=st.t["target"].format(t=100)
+                              .replace("100%", "").strip())]
+        fig.legend(handles=handles, loc="lower left", fontsize=7, ncol=3, frameon=False)
+        fig.suptitle(f"{_title(res, st)}\n{st.t['bars_title']}", fontsize=11)
+        _layout(fig, [st.safe(u, f"T{i + 1}") for i, u in enumerate(units)], ncols, nrows, h)
+    return fig
+
+
+def _layout(fig, labels, ncols, nrows, h):
+    """Margins by hand (tight_layout measures every tick label of every panel: seconds on a
+    county): the left margin from the widest township name, fixed room for titles and axes."""
+    probe = fig.text(0, 0, "\n".join(labels) or "T", fontsize=7)
+    width = probe.get_window_extent(fig.canvas.get_renderer()).width / fig.dpi
+    probe.remove()
+    fw, fh = fig.get_size_inches()
+    left = (width + 0.25) / fw
+    panel_w = (fw - width - 0.25 - 0.2) / ncols
+    fig.subplots_adjust(left=left, right=1 - 0.2 / fw, top=1 - 1.05 / fh, bottom=0.75 / fh,
+                        wspace=0.25 / max(panel_w - 0.25, 0.5), hspace=0.85 / max(h - 0.85, 0.5))
