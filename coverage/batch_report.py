@@ -121,7 +121,11 @@ def write_map(prov, results, summary: pd.DataFrame, path: Path) -> Path:
     cats = sorted(ok["category"].dropna().unique(), key=lambda c: (_ORDER.get(c, 99), c))
     cat = prov.map_category or (cats[0] if cats else CATEGORIES[0])
     drawn = [r for r in results if r["status"] == "ok" and r.get("outline")]
-    esc = html.escape
+    def esc(text):
+        # HTML-escaped, and braces as entities: folium's page is rendered by Jinja twice, so a
+        # "{{ ... }}" in a county name would otherwise run as a template expression
+        return html.escape(str(text)).replace("{", "&#123;").replace("}", "&#125;")
+
     props, geoms = [], []
     for r in drawn:
         rows = ok[ok["county_code"] == r["code"]].set_index("category")
@@ -169,7 +173,8 @@ def write_map(prov, results, summary: pd.DataFrame, path: Path) -> Path:
             legend.append(f"<div style='color:#a00;margin-top:4px'><b>{esc(t['failed_list'])}</b></div>")
             legend += [f"<div style='color:#a00'>{esc(r['code'])} {esc(r['name'])}</div>" for r in failed]
         m.get_root().add_child(_legend_element("\n".join(legend), prov.name))
-        m.get_root().header.add_child(folium.Element(f"<title>{esc(prov.name)}</title>"))
+        from .report.webmap.page import raw
+        m.get_root().header.add_child(raw(f"<title>{esc(prov.name)}</title>"))
         path.parent.mkdir(parents=True, exist_ok=True)
         m.save(str(path))
     _inline_leaflet(path)

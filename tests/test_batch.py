@@ -52,7 +52,7 @@ def province(tmp_path_factory):
             raw["communities"]["fields"]["township"] = "no_such_field"
         (d / f"{code}.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     (d / "province.yaml").write_text(yaml.safe_dump(
-        {"name": "测试省 <script>alert(1)</script>", "counties": ["C1.yaml", "C2.yaml", "C3.yaml"],
+        {"name": "测试省 <script>alert(1)</script>{{7*7}}", "counties": ["C1.yaml", "C2.yaml", "C3.yaml"],
          "map_category": "health", "output": {"folder": "out"}}, allow_unicode=True), encoding="utf-8")
     return d, names
 
@@ -112,6 +112,8 @@ def test_batch_on_dask_equals_single_runs_and_reruns_only_what_changed(province,
     assert openpyxl.load_workbook(out / "province.xlsx").sheetnames == ["汇总 Summary", "规划指标 Indicators"]
     page = (out / "province_map.html").read_text(encoding="utf-8")
     assert "<script>alert(1)</script>" not in page and "<b>县</b>" not in page
+    # and not run as a template (folium renders its page twice): the braces stay text
+    assert "alert(1)&lt;/script&gt;49" not in page and "&#123;&#123;7*7&#125;&#125;" in page
     assert "&lt;script&gt;alert(1)" in page and "/leaflet.js\"></script>" not in page  # escaped; Leaflet inlined
     assert page.count('"type": "Feature"') + page.count('"type":"Feature"') >= 2
     summary_bytes = (out / "province_summary.csv").read_bytes()
