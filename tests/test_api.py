@@ -75,7 +75,7 @@ def test_in_memory_layers_give_the_yaml_results():
         assert np.allclose(da[f"dist_{cat}"], db[f"dist_{cat}"], atol=1e-6, equal_nan=True)
 
 
-def test_in_memory_walk_network_from_arrays():
+def test_in_memory_walk_network_from_arrays(tmp_path):
     """A WalkNetwork built from arrays is accepted as it is; a threshold in metres is labelled so."""
     from shapely.geometry import box
     crs = "EPSG:32650"
@@ -86,19 +86,16 @@ def test_in_memory_walk_network_from_arrays():
     net = lc.from_edge_arrays([1, 2], [x0, x0 + 1000], [y0, y0], [1], [2], crs=crs)
     import rasterio
     from affine import Affine
-    pop = Path(__file__).parent / "_api_pop.tif"
-    try:
-        with rasterio.open(pop, "w", driver="GTiff", width=10, height=1, count=1, dtype="float32", crs=crs,
-                           transform=Affine(100, 0, x0, 0, -100, y0 + 50)) as dst:
-            dst.write(np.full((1, 10), 10.0, dtype="float32"), 1)
-        study = lc.Study(communities=comm, facilities=fac, population=pop, network=net,
-                         config={"analysis": {"categories": ["health"], "breaks_m": [300, 500],
-                                              "thresholds_m": {"default": 500}}})
-        res = study.coverage()
-        s = res.summary[(res.summary.level == "area")].set_index("threshold_m")
-        # cells centred at 50, 150, ..., 950 m along the road: 3 within 300 m, 5 within 500 m
-        assert s.loc[300.0, "covered_pop"] == pytest.approx(30)
-        assert s.loc[500.0, "covered_pop"] == pytest.approx(50)
-        assert res.threshold_label("health") == "500米" and res.threshold_label("health", "en") == "500 m"
-    finally:
-        pop.unlink(missing_ok=True)
+    pop = tmp_path / "pop.tif"
+    with rasterio.open(pop, "w", driver="GTiff", width=10, height=1, count=1, dtype="float32", crs=crs,
+                       transform=Affine(100, 0, x0, 0, -100, y0 + 50)) as dst:
+        dst.write(np.full((1, 10), 10.0, dtype="float32"), 1)
+    study = lc.Study(communities=comm, facilities=fac, population=pop, network=net,
+                     config={"analysis": {"categories": ["health"], "breaks_m": [300, 500],
+                                          "thresholds_m": {"default": 500}}})
+    res = study.coverage()
+    s = res.summary[(res.summary.level == "area")].set_index("threshold_m")
+    # cells centred at 50, 150, ..., 950 m along the road: 3 within 300 m, 5 within 500 m
+    assert s.loc[300.0, "covered_pop"] == pytest.approx(30)
+    assert s.loc[500.0, "covered_pop"] == pytest.approx(50)
+    assert res.threshold_label("health") == "500米" and res.threshold_label("health", "en") == "500 m"
