@@ -33,370 +33,28 @@ the cutoff's straight-line reach of its sources (a walk is never shorter than th
 between its ends, so nothing within the cutoff is lost), so the dense work array is chunk x
 that subgraph.
 
+**Costs by direction.** The graph's costs may differ by direction (slope:
+:mod:`coverage.core.costs`; travel modes: :mod:`coverage.core.modes`). A search then runs from the
+sources outwards on the given costs: sources leave through their *out* costs to their anchors,
+targets are reached through their *in* costs, and a walk along a shared chain or edge is charged
+forwards or backwards by where the target lies. To get each resident's cost of travelling TO a
+facility, build the graph on the reversed costs (:meth:`~coverage.core.costs.EdgeCosts.reversed`)
+and search from the facilities. With equal costs both ways (lengths) every step is the same
+arithmetic as before, so flat walks are unchanged bit for bit.
+
 Unreachable is ``inf``: never a sentinel number, never a false zero."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import scipy.sparse as sp
-import shapely
-from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.sparse.csgraph import dijkstra
 
-from .network import WalkNetwork, symmetric_csr_min
+from .access_graph import (AccessGraph, Snapped, _anchors, _contract, _direct_pairs,  # noqa: F401
+                           build_access_graph, snap_points, snap_to_edges)
 
-@dataclass
-class AccessGraph:
-    """The road graph, contracted to its junctions, and the points snapped onto it, as named point
-    sets.
-
-    Every location has an id: road nodes 0..n_road-1, point p is ``n_road + p`` (``point_node``;
-    -1 when the point is not snapped). :func:`reach_matrix` takes road nodes and points alike.
-    ``csr`` is the routing graph between junctions (``junction_node[j]`` is junction j's road
-    node; ``node_junction`` the reverse, -1 for a chain node)."""
-
-    csr: sp.csr_array
-    n_road: int                 # locations 0..n_road-1 are the network's own nodes
-    point_node: np.ndarray      # location id of each point, n_road + p (-1 when not snapped)
-    point_snap: np.ndarray      # snap distance in metres (nan when not snapped)
-    point_edge: np.ndarray      # edge index snapped to (-1 when not snapped)
-    point_frac: np.ndarray      # position along that edge, 0..1 from u
-    n_points: int
-    sets: dict = field(default_factory=dict)  # name -> slice of the points ("demand", "facilities")
-    point_x: np.ndarray | None = None          # the points' own coordinates
-    point_y: np.ndarray | None = None
-    point_u: np.ndarray | None = None          # end nodes of the point's edge (-1 when not snapped)
-    point_v: np.ndarray | None = None
-    point_du: np.ndarray | None = None         # walk from the point to u / to v: snap + along the
-    point_dv: np.ndarray | None = None         # edge (inf when not snapped)
-    point_len: np.ndarray | None = None        # length of the point's edge
-    node_x: np.ndarray | None = None           # road node coordinates
-    node_y: np.ndarray | None = None
-    node_junction: np.ndarray | None = None    # road node -> junction (-1 on a chain)
-    junction_node: np.ndarray | None = None    # junction -> road node
-    node_chain: np.ndarray | None = None       # road node -> its chain (-1 for a junction)
-    node_pos: np.ndarray | None = None         # position along the chain from its first end
-    chain_a: np.ndarray | None = None          # the chain's ends (junctions) and length
-    chain_b: np.ndarray | None = None
-    chain_len: np.ndarray | None = None
-    reach_slack: tuple = (1.0, 0.0)            # (least length / straight line over edges, shortfall)
-    point_anchor: np.ndarray | None = None     # (n_points, 2) junctions a point reaches first (-1: none)
-    point_anchor_m: np.ndarray | None = None   # (n_points, 2) and the walk to them (inf: none)
-    point_chain: np.ndarray | None = None      # (n_points, 2) chains through the ends of its edge (-1)
-    point_chain_pos: np.ndarray | None = None  # (n_points, 2) position of that end on the chain
-    point_chain_m: np.ndarray | None = None    # (n_points, 2) walk from the point to that end
-
-    @property
-    def snapped(self) -> np.ndarray:
-        return self.point_node >= 0
-
-    @property
-    def n_junctions(self) -> int:
-        return self.csr.shape[0]
-
-    def ids(self, name: str, index=None) -> np.ndarray:
-        """Point indices of the named set (``index`` selects within the set)."""
-        sl = self.sets[name]
-        allp = np.arange(sl.start, sl.stop)
-        return allp if index is None else allp[np.asarray(index, dtype=np.int64)]
-
-    def of(self, name: str, values: np.ndarray) -> np.ndarray:
-        """The part of a per-point array that belongs to the named set."""
-        return np.asarray(values)[self.sets[name]]
-
-    def reach_radius(self, cutoff: float) -> float:
-        """Straight-line distance within which lies every road node that a walk of ``cutoff``
-        metres from a road node can reach: ``cutoff`` when no edge is shorter than the straight line
-        between its ends, else the smaller of cutoff / (least length ratio) and cutoff + the total
-        shortfall of such edges."""
-        ratio, short = self.reach_slack
-        r = cutoff if ratio >= 1.0 else min(cutoff / max(ratio, 1e-12), cutoff + short)
-        return float(r) * (1 + 1e-9) + 1e-6
-
-
-def snap_to_edges(net: WalkNetwork, x, y, max_snap_m: float):
-    """Nearest edge within ``max_snap_m`` of each point: (edge index or -1, distance or nan, fraction)."""
-    pts = shapely.points(np.asarray(x, float), np.asarray(y, float))
-    tree = shapely.STRtree(net.edge_geometry, node_capacity=4)   # a shallower fan-out: faster nearest
-    (pi, ei), dist = tree.query_nearest(pts, max_distance=max_snap_m, return_distance=True, all_matches=True)
-    # deterministic choice among equidistant edges: the lowest edge index (input order)
-    order = np.lexsort((ei, pi))
-    pi, ei, dist = pi[order], ei[order], dist[order]
-    first = np.ones(len(pi), dtype=bool)
-    first[1:] = pi[1:] != pi[:-1]
-    pi, ei, dist = pi[first], ei[first], dist[first]
-    edge = np.full(len(pts), -1, dtype=np.int64)
-    snap = np.full(len(pts), np.nan)
-    frac = np.full(len(pts), np.nan)
-    edge[pi] = ei
-    snap[pi] = dist
-    frac[pi] = shapely.line_locate_point(net.edge_geometry[ei], pts[pi], normalized=True)
-    frac[pi] = np.nan_to_num(frac[pi], nan=0.0)  # zero-length geometry
-    return edge, snap, frac
-
-
-def _reach_slack(net: WalkNetwork) -> tuple:
-    """(least edge length / straight line between its end nodes, total shortfall in metres)."""
-    if net.n_edges == 0:
-        return 1.0, 0.0
-    straight = np.hypot(net.node_x[net.edge_u] - net.node_x[net.edge_v],
-                        net.node_y[net.edge_u] - net.node_y[net.edge_v])
-    pos = straight > 0
-    if not pos.any():
-        return 1.0, 0.0
-    ratio = float(np.min(net.edge_length[pos] / straight[pos]))
-    short = float(np.maximum(straight - net.edge_length, 0.0).sum())
-    return min(ratio, 1.0), short
-
-
-def _contract(road: sp.csr_array):
-    """Junctions and chains of a symmetric routing CSR (see the module docstring).
-
-    Returns (junction csr, node_junction, junction_node, node_chain, node_pos, chain_a, chain_b,
-    chain_len)."""
-    n = road.shape[0]
-    indptr = np.asarray(road.indptr, dtype=np.int64)
-    ind = np.asarray(road.indices, dtype=np.int64)
-    w = np.asarray(road.data, dtype=np.float64)
-    deg = np.diff(indptr)
-    src = np.repeat(np.arange(n, dtype=np.int64), deg)
-    key = src * n + ind
-    if len(key) > 1 and not np.all(key[1:] > key[:-1]):
-        o = np.argsort(key, kind="stable")
-        src, ind, w, key = src[o], ind[o], w[o], key[o]
-    rev = np.searchsorted(key, ind * n + src)           # arc x->y  ->  arc y->x
-    # the arc that continues arc x->y through a node y with two neighbours: y->z, z != x
-    nxt = np.full(len(ind), -1, dtype=np.int64)
-    d2 = np.flatnonzero(deg[ind] == 2)
-    f = indptr[ind[d2]]
-    nxt[d2] = np.where(ind[f] != src[d2], f, f + 1)
-    junction = deg != 2
-    while True:
-        starts = np.flatnonzero(junction[src])
-        cur, tot, node = starts.copy(), w[starts].copy(), ind[starts].copy()
-        vis_t, vis_node, vis_pos = [], [], []
-        act = np.flatnonzero(~junction[node])
-        while len(act):
-            vis_t.append(act)
-            vis_node.append(node[act])
-            vis_pos.append(tot[act].copy())
-            k = nxt[cur[act]]
-            cur[act] = k
-            tot[act] += w[k]
-            node[act] = ind[k]
-            act = act[~junction[node[act]]]
-        vis_t = np.concatenate(vis_t) if vis_t else np.zeros(0, np.int64)
-        vis_node = np.concatenate(vis_node) if vis_node else np.zeros(0, np.int64)
-        vis_pos = np.concatenate(vis_pos) if vis_pos else np.zeros(0)
-        seen = junction.copy()
-        seen[vis_node] = True
-        if seen.all():
-            break
-        # rings of two-neighbour nodes with no junction: one node of each stands in for one
-        rest = np.flatnonzero(~seen)
-        sub = road[rest][:, rest]
-        nc, lab = connected_components(sub, directed=False)
-        first = np.full(nc, len(rest))
-        np.minimum.at(first, lab, np.arange(len(rest)))
-        junction[rest[first]] = True
-    # each chain is followed from both ends; keep the traversal that starts on the lower arc
-    canon = starts < rev[cur]
-    chain_of = np.full(len(starts), -1, dtype=np.int64)
-    chain_of[canon] = np.arange(int(canon.sum()))
-    junction_node = np.flatnonzero(junction)
-    node_junction = np.full(n, -1, dtype=np.int64)
-    node_junction[junction_node] = np.arange(len(junction_node))
-    ca = node_junction[src[starts[canon]]]
-    cb = node_junction[node[canon]]
-    clen = tot[canon]
-    node_chain = np.full(n, -1, dtype=np.int64)
-    node_pos = np.full(n, np.nan)
-    keep = canon[vis_t]
-    node_chain[vis_node[keep]] = chain_of[vis_t[keep]]
-    node_pos[vis_node[keep]] = vis_pos[keep]
-    J = symmetric_csr_min(ca, cb, clen, len(junction_node))
-    return J, node_junction, junction_node, node_chain, node_pos, ca, cb, clen
-
-
-def build_access_graph(net: WalkNetwork, x, y=None, max_snap_m: float = 300.0) -> AccessGraph:
-    """Snap points onto the network: ``x``, ``y`` coordinate arrays, or ``x`` a mapping of named
-    point sets ``{"demand": (xs, ys), "facilities": (xs, ys)}`` (see :meth:`AccessGraph.ids`)."""
-    sets = {}
-    if isinstance(x, dict):
-        xs, ys, start = [], [], 0
-        for name, (px, py) in x.items():
-            px, py = np.asarray(px, float), np.asarray(py, float)
-            sets[name] = slice(start, start + len(px))
-            start += len(px)
-            xs.append(px)
-            ys.append(py)
-        x = np.concatenate(xs) if xs else np.zeros(0)
-        y = np.concatenate(ys) if ys else np.zeros(0)
-    edge, snap, frac = snap_to_edges(net, x, y, max_snap_m)
-    n_pts = len(edge)
-    n = net.n_nodes
-    k = np.flatnonzero(edge >= 0)
-    ek = edge[k]
-    pu = np.full(n_pts, -1, dtype=np.int64)
-    pv = np.full(n_pts, -1, dtype=np.int64)
-    du = np.full(n_pts, np.inf)
-    dv = np.full(n_pts, np.inf)
-    plen = np.full(n_pts, np.nan)
-    pu[k], pv[k] = net.edge_u[ek], net.edge_v[ek]
-    L = net.edge_length[ek]
-    plen[k] = L
-    loop = pu[k] == pv[k]
-    a = snap[k] + frac[k] * L
-    b = snap[k] + (1.0 - frac[k]) * L
-    du[k] = np.where(loop, np.minimum(a, b), a)
-    dv[k] = np.where(loop, np.minimum(a, b), b)
-    J, nj, jn, nc, npos, ca, cb, clen = _contract(net.csr())
-    point_node = np.full(n_pts, -1, dtype=np.int64)
-    point_node[k] = n + k
-    ag = AccessGraph(J, n, point_node, snap, edge, frac, n_pts, sets, np.asarray(x, float),
-                     np.asarray(y, float), pu, pv, du, dv, plen, net.node_x, net.node_y, nj, jn, nc,
-                     npos, ca, cb, clen, _reach_slack(net))
-    ag.point_anchor = np.full((n_pts, 2), -1, dtype=np.int64)
-    ag.point_anchor_m = np.full((n_pts, 2), np.inf)
-    ag.point_anchor[k], ag.point_anchor_m[k] = _point_anchors(ag, k)
-    ag.point_chain = np.full((n_pts, 2), -1, dtype=np.int64)
-    ag.point_chain_pos = np.full((n_pts, 2), np.nan)
-    ag.point_chain_m = np.full((n_pts, 2), np.inf)
-    for col, end, walk in ((0, pu, du), (1, pv, dv)):
-        on = k[nc[end[k]] >= 0]
-        ag.point_chain[on, col] = nc[end[on]]
-        ag.point_chain_pos[on, col] = npos[end[on]]
-        ag.point_chain_m[on, col] = walk[on]
-    return ag
-
-
-# ----------------------------------------------------------------------------- locations
-
-
-def _node_anchors(ag: AccessGraph, r):
-    """Anchors of road nodes ``r``: (junctions (m, 2), distances (m, 2)); -1 / inf when none."""
-    m = len(r)
-    Jx = np.full((m, 2), -1, dtype=np.int64)
-    Ox = np.full((m, 2), np.inf)
-    jr = ag.node_junction[r]
-    isj = jr >= 0
-    Jx[isj, 0] = jr[isj]
-    Ox[isj, 0] = 0.0
-    c = np.flatnonzero(~isj)
-    ch = ag.node_chain[r[c]]
-    p = ag.node_pos[r[c]]
-    a, b, L = ag.chain_a[ch], ag.chain_b[ch], ag.chain_len[ch]
-    ring = a == b
-    Jx[c, 0] = a
-    Ox[c, 0] = np.where(ring, np.minimum(p, L - p), p)
-    Jx[c, 1] = np.where(ring, -1, b)
-    Ox[c, 1] = np.where(ring, np.inf, L - p)
-    return Jx, Ox
-
-
-def _point_anchors(ag: AccessGraph, p):
-    """Anchors of points ``p`` (snapped): the ends' anchors plus the walk to each end. A point's edge
-    joins two junctions, or lies on one chain, so there are at most two: (m, 2) arrays."""
-    ju, ou = _node_anchors(ag, ag.point_u[p])
-    jv, ov = _node_anchors(ag, ag.point_v[p])
-    cj = np.c_[ju, jv]
-    co = np.c_[ou + ag.point_du[p][:, None], ov + ag.point_dv[p][:, None]]
-    a0 = cj[:, 0]
-    a1 = np.full(len(p), -1, dtype=np.int64)
-    for k in (3, 2, 1):                          # the first other junction
-        other = (cj[:, k] >= 0) & (cj[:, k] != a0)
-        a1[other] = cj[other, k]
-    if ((cj >= 0) & (cj != a0[:, None]) & (cj != a1[:, None])).any():
-        raise AssertionError("a point's edge reaches more than two junctions first")  # never: see above
-    Jx = np.c_[a0, a1]
-    Ox = np.c_[np.where(cj == a0[:, None], co, np.inf).min(axis=1),
-               np.where((cj == a1[:, None]) & (a1[:, None] >= 0), co, np.inf).min(axis=1)]
-    return Jx, Ox
-
-
-def _anchors(ag: AccessGraph, ids):
-    """Anchors of locations ``ids`` (road nodes and points; -1 for none): the junctions reached
-    without passing another junction and the walk to them, (m, 2) arrays padded with -1 / inf."""
-    ids = np.asarray(ids, dtype=np.int64)
-    m, n = len(ids), ag.n_road
-    if m and ids.min() >= n:
-        p = ids - n
-        return ag.point_anchor[p], ag.point_anchor_m[p]
-    Jx = np.full((m, 2), -1, dtype=np.int64)
-    Ox = np.full((m, 2), np.inf)
-    road = np.flatnonzero((ids >= 0) & (ids < n))
-    if len(road):
-        Jx[road], Ox[road] = _node_anchors(ag, ids[road])
-    pt = np.flatnonzero(ids >= n)
-    if len(pt):
-        Jx[pt], Ox[pt] = ag.point_anchor[ids[pt] - n], ag.point_anchor_m[ids[pt] - n]
-    return Jx, Ox
-
-
-def _chain_entries(ag: AccessGraph, ids):
-    """Chains each location lies on: (location index, chain, position, walk to that position)
-    for road nodes on a chain and for points through an end of their edge on a chain."""
-    ids = np.asarray(ids, dtype=np.int64)
-    n = ag.n_road
-    road = np.flatnonzero((ids >= 0) & (ids < n))
-    r = ids[road]
-    on = ag.node_chain[r] >= 0
-    out = [(road[on], ag.node_chain[r[on]], ag.node_pos[r[on]], np.zeros(int(on.sum())))]
-    pt = np.flatnonzero(ids >= n)
-    p = ids[pt] - n
-    for k in (0, 1):
-        c = ag.point_chain[p, k]
-        on = c >= 0
-        out.append((pt[on], c[on], ag.point_chain_pos[p[on], k], ag.point_chain_m[p[on], k]))
-    return tuple(np.concatenate(z) for z in zip(*out))
-
-
-def _join(a, b):
-    """All pairs (i, j) with a[i] == b[j] (a, b integer keys; -1 never matches)."""
-    if len(a) == 0 or len(b) == 0:
-        e = np.zeros(0, dtype=np.int64)
-        return e, e
-    jb = np.arange(len(b))
-    if len(b) > 4 * len(a):                      # few keys on the left: keep the b that can match
-        has = np.zeros(max(int(a.max()), int(b.max())) + 2, dtype=bool)
-        has[a[a >= 0]] = True
-        jb = np.flatnonzero(has[b])
-        b = b[jb]
-    o = np.argsort(a, kind="stable")
-    s = a[o]
-    lo = np.searchsorted(s, b, "left")
-    hi = np.searchsorted(s, b, "right")
-    cnt = np.where(b >= 0, hi - lo, 0)
-    tot = int(cnt.sum())
-    j = np.repeat(jb, cnt)
-    off = np.arange(tot) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    return o[np.repeat(lo, cnt) + off], j
-
-
-def _direct_pairs(ag: AccessGraph, src, tgt):
-    """Walks between source and target locations that pass no junction: along a shared chain, along
-    a shared edge, or none at all (the same location). Returns (i, j, d): src[i] to tgt[j] is at
-    most d (several rows may name the same pair)."""
-    src = np.asarray(src, dtype=np.int64)
-    tgt = np.asarray(tgt, dtype=np.int64)
-    I, Jj, D = [], [], []
-    si, sc, sp_, so = _chain_entries(ag, src)
-    ti, tc, tp, to = _chain_entries(ag, tgt)
-    a, b = _join(sc, tc)
-    I.append(si[a]); Jj.append(ti[b]); D.append(so[a] + np.abs(sp_[a] - tp[b]) + to[b])
-    n = ag.n_road
-    s_pt = np.flatnonzero(src >= n)
-    t_pt = np.flatnonzero(tgt >= n)
-    ps, pt = src[s_pt] - n, tgt[t_pt] - n
-    a, b = _join(ag.point_edge[ps], ag.point_edge[pt])
-    s, t = ps[a], pt[b]
-    I.append(s_pt[a]); Jj.append(t_pt[b])
-    D.append(ag.point_snap[s] + ag.point_snap[t] + np.abs(ag.point_frac[s] - ag.point_frac[t]) * ag.point_len[t])
-    a, b = _join(src, tgt)                        # the same location
-    I.append(a); Jj.append(b); D.append(np.zeros(len(a)))
-    return np.concatenate(I), np.concatenate(Jj), np.concatenate(D)
-
+__all__ = ["AccessGraph", "Snapped", "build_access_graph", "snap_points", "snap_to_edges", "nearest",
+           "road_node_distance", "reach_matrix"]
 
 def _with_virtual(J: sp.csr_array, rows_j, rows_o, cutoff, pad=False):
     """``J`` with one extra row per source: edges out to its anchors within the cutoff (and with
@@ -431,7 +89,7 @@ def _multi_source(ag: AccessGraph, src, cutoff):
 def _to_locations(ag, dist, org, src, tgt, cutoff):
     """Distances of locations ``tgt`` from junction distances (``dist``, ``org``) and the walks
     that pass no junction; (distance, index into ``src``) with inf / -1 beyond the cutoff."""
-    Jt, Ot = _anchors(ag, tgt)
+    Jt, Ot = _anchors(ag, tgt, inward=True)
     distp, orgp = np.append(dist, np.inf), np.append(org, -1)   # anchor -1 -> the padding
     c0 = distp[Jt[:, 0]] + Ot[:, 0]
     c1 = distp[Jt[:, 1]] + Ot[:, 1]
@@ -515,7 +173,7 @@ class _Targets:
     def __init__(self, ag: AccessGraph, ids, cutoff):
         self.ids = np.asarray(ids, dtype=np.int64)
         self.n = len(self.ids)
-        self.J, self.O = _anchors(ag, self.ids)
+        self.J, self.O = _anchors(ag, self.ids, inward=True)
         ok = (self.J >= 0) & (self.O <= cutoff)
         a = self.J[ok]
         b = np.nonzero(ok)[0]

@@ -1,6 +1,7 @@
-"""The walking network as arrays: node coordinates, undirected edges with lengths in metres and
-their geometry, and a symmetric CSR matrix for scipy.sparse.csgraph. networkx/osmnx/pyrosm build
-and read; they never compute here."""
+"""The walking network as arrays: node coordinates, undirected edges with lengths in metres, their
+geometry, name and road class (OSM ``highway`` value, or a road layer's class mapped onto it), and
+CSR matrices for scipy.sparse.csgraph: symmetric for lengths, directed for travel costs that differ
+by direction (slope). networkx/osmnx/pyrosm build and read; they never compute here."""
 
 from __future__ import annotations
 
@@ -18,13 +19,22 @@ def symmetric_csr_min(u, v, w, n: int) -> sp.csr_array:
 
     ``csr_array((w, (u, v)))`` would ADD parallel edges together (see DESIGN.md); explicit zero
     weights are kept (a zero-length edge is still an edge for csgraph)."""
+    return directed_csr_min(u, v, w, w, n)
+
+
+def directed_csr_min(u, v, w_uv, w_vu, n: int) -> sp.csr_array:
+    """CSR of two-way edges whose cost differs by direction: arc u->v costs ``w_uv``, v->u ``w_vu``;
+    of duplicate arcs the CHEAPEST is kept (per direction, so going and coming back may use
+    different parallel roads). An edge closed to a travel mode has infinite cost both ways and
+    is left out (so the pattern stays symmetric: every arc has its reverse)."""
     u = np.asarray(u, dtype=np.int64)
     v = np.asarray(v, dtype=np.int64)
-    w = np.asarray(w, dtype=np.float64)
     a = np.concatenate([u, v])
     b = np.concatenate([v, u])
-    ww = np.concatenate([w, w])
+    ww = np.concatenate([np.asarray(w_uv, dtype=np.float64), np.asarray(w_vu, dtype=np.float64)])
     keep = a != b
+    if not np.isfinite(ww).all():
+        keep &= np.isfinite(ww)
     a, b, ww = a[keep], b[keep], ww[keep]
     order = np.lexsort((ww, b, a))
     a, b, ww = a[order], b[order], ww[order]
@@ -49,6 +59,14 @@ class WalkNetwork:
     edge_name: np.ndarray
     source: str = ""
     report: dict = field(default_factory=dict)
+    #: road class of each edge: the OSM ``highway`` value (first of a list), or a road layer's
+    #: ``class_field`` value mapped by ``network.class_map`` (None = unknown). Travel modes read
+    #: their speed by class from it (coverage.core.modes); walking does not use it.
+    edge_class: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.edge_class is None:
+            self.edge_class = np.full(len(self.edge_u), None, dtype=object)
 
     @property
     def n_nodes(self) -> int:
@@ -64,7 +82,8 @@ class WalkNetwork:
     def edges_gdf(self):
         import geopandas as gpd
         return gpd.GeoDataFrame({"u": self.edge_u, "v": self.edge_v, "length_m": self.edge_length,
-                                 "name": self.edge_name}, geometry=self.edge_geometry, crs=self.crs)
+                                 "name": self.edge_name, "road_class": self.edge_class},
+                                geometry=self.edge_geometry, crs=self.crs)
 
     def clip(self, polygon) -> "WalkNetwork":
         """The network inside ``polygon`` (the study area plus its buffer).
@@ -129,11 +148,12 @@ class WalkNetwork:
                            np.r_[self.edge_length[keep], plen],
                            np.concatenate([geoms[keep], parts]).astype(object),
                            np.concatenate([self.edge_name[keep], self.edge_name[src]]).astype(object),
-                           self.source, report)
+                           self.source, report,
+                           np.concatenate([self.edge_class[keep], self.edge_class[src]]).astype(object))
 
 
 def from_edge_arrays(node_id, node_x, node_y, u_id, v_id, geometry=None, name=None, *, crs,
-                     length=None, source="") -> WalkNetwork:
+                     length=None, source="", road_class=None) -> WalkNetwork:
     """Build from node ids/coordinates (metric CRS) and edges given by node ids.
 
     Edge geometry (LineStrings in the same CRS) is oriented to run from u to v; missing
@@ -144,7 +164,8 @@ def from_edge_arrays(node_id, node_x, node_y, u_id, v_id, geometry=None, name=No
     people live and snap to. Only an exact duplicate of the same line (the reverse twin that
     osmnx makes for a two-way street) is dropped. The routing matrix (:meth:`WalkNetwork.csr`)
     keeps the shortest edge between two junctions; a point inserted into a longer parallel road
-    or a loop splits that road, so its walk is exact."""
+    or a loop splits that road, so its walk is exact. ``road_class``: each edge's road class
+    (``WalkNetwork.edge_class``)."""
     node_id = np.asarray(node_id)
     node_x = np.asarray(node_x, dtype=np.float64)
     node_y = np.asarray(node_y, dtype=np.float64)
@@ -168,6 +189,9 @@ def from_edge_arrays(node_id, node_x, node_y, u_id, v_id, geometry=None, name=No
     if name is None:
         name = np.full(n_e, None, dtype=object)
     name = np.asarray(name, dtype=object)
+    if road_class is None:
+        road_class = np.full(n_e, None, dtype=object)
+    road_class = np.asarray(road_class, dtype=object)
     missing = shapely.is_missing(geometry) | shapely.is_empty(geometry)
     if missing.any():
         coords = np.stack([np.c_[node_x[u[missing]], node_y[u[missing]]],
@@ -190,6 +214,7 @@ def from_edge_arrays(node_id, node_x, node_y, u_id, v_id, geometry=None, name=No
     report = {"edges_in": int(n_e), "edges_unknown_node": int((~known).sum()),
               "degenerate_loops_dropped": int((known & loop & ~(length > 0)).sum())}
     u, v, length, geometry, name = u[keep], v[keep], length[keep], geometry[keep], name[keep]
+    road_class = road_class[keep]
     # exact duplicates: same junction pair and the same line (either direction)
     a, b = np.minimum(u, v), np.maximum(u, v)
     key = shapely.to_wkb(shapely.normalize(geometry))
@@ -198,6 +223,7 @@ def from_edge_arrays(node_id, node_x, node_y, u_id, v_id, geometry=None, name=No
     sel = np.sort(first_of)
     report["duplicate_edges_dropped"] = int(len(u) - len(sel))
     u, v, length, geometry, name = u[sel], v[sel], length[sel], geometry[sel], name[sel]
+    road_class = road_class[sel]
     a, b = np.minimum(u, v), np.maximum(u, v)
     pair = np.unique(np.c_[a, b][u != v], axis=0)
     report["loops_kept"] = int((u == v).sum())
@@ -209,11 +235,27 @@ def from_edge_arrays(node_id, node_x, node_y, u_id, v_id, geometry=None, name=No
     report["unused_nodes_dropped"] = int((~used).sum())
     new_index = np.cumsum(used) - 1
     return WalkNetwork(crs, node_id[used], node_x[used], node_y[used], new_index[u].astype(np.int64),
-                       new_index[v].astype(np.int64), length, geometry, name, source, report)
+                       new_index[v].astype(np.int64), length, geometry, name, source, report, road_class)
 
 
-def from_gdfs(nodes, edges, crs, *, source="", id_col=None, u_col="u", v_col="v", name_col="name"):
-    """From node/edge GeoDataFrames (osmnx graph_to_gdfs or pyrosm get_network) in any CRS."""
+def road_class_values(values) -> np.ndarray:
+    """OSM ``highway`` values as road classes: lower-case text, the first of a list (osmnx keeps
+    a list, OSM a ';'-separated value for a way of several classes); None when missing."""
+    out = np.full(len(values), None, dtype=object)
+    for i, v in enumerate(values):
+        if isinstance(v, (list, tuple)):
+            v = v[0] if len(v) else None
+        if v is None or (isinstance(v, float) and v != v):
+            continue
+        v = str(v).split(";")[0].strip().lower()
+        out[i] = v or None
+    return out
+
+
+def from_gdfs(nodes, edges, crs, *, source="", id_col=None, u_col="u", v_col="v", name_col="name",
+              class_col="highway"):
+    """From node/edge GeoDataFrames (osmnx graph_to_gdfs or pyrosm get_network) in any CRS; the
+    ``class_col`` column (OSM ``highway``) gives each edge's road class."""
     nodes = nodes.to_crs(crs)
     edges = edges.to_crs(crs)
     ids = nodes[id_col].to_numpy() if id_col else nodes.index.to_numpy()
@@ -223,9 +265,10 @@ def from_gdfs(nodes, edges, crs, *, source="", id_col=None, u_col="u", v_col="v"
         if name_col in edges.columns else None
     if names is not None:
         names = np.array([n if isinstance(n, str) or n is None else str(n) for n in names], dtype=object)
+    classes = road_class_values(edges[class_col].to_numpy(dtype=object)) if class_col in edges.columns else None
     return from_edge_arrays(ids, shapely.get_x(nodes.geometry.values), shapely.get_y(nodes.geometry.values),
                             edges[u_col].to_numpy(), edges[v_col].to_numpy(), edges.geometry.values,
-                            names, crs=crs, source=source)
+                            names, crs=crs, source=source, road_class=classes)
 
 
 def from_networkx(G, crs, *, source=""):

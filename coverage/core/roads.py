@@ -106,6 +106,7 @@ class RoadGraph:
     report: dict                  # figures for the planner (see edges_from_lines)
     excluded: pd.DataFrame        # source, feature, reason, detail
     edge_feature: np.ndarray | None = field(default=None)  # input index label of each edge
+    edge_class: np.ndarray | None = field(default=None)    # class_field value of each edge (raw)
 
     @property
     def n_nodes(self) -> int:
@@ -284,7 +285,8 @@ def edges_from_lines(gdf, *, tolerance_m: float = 1.0, class_field: str | None =
     another line is joined to it. ``class_field``/``exclude_classes``: drop non-walkable
     classes (default :data:`DEFAULT_EXCLUDE_CLASSES`). ``level_field``: one field or a list
     of fields (e.g. ``["layer", "bridge", "tunnel"]``); lines whose values differ are joined
-    only where an end of one meets the other. ``name_field`` fills ``edge_name``.
+    only where an end of one meets the other. ``name_field`` fills ``edge_name``, ``class_field``
+    ``edge_class`` (the raw values; the travel modes read them through ``network.class_map``).
     ``min_component_m``: connected pieces shorter than this are counted as tiny.
 
     The report holds: input_features, parts, dropped (count by reason), nodes, edges,
@@ -319,6 +321,8 @@ def edges_from_lines(gdf, *, tolerance_m: float = 1.0, class_field: str | None =
     edge_feat_pos = parts.pfeat[edge_part]
     edge_name = (gdf[name_field].astype(object).to_numpy()[edge_feat_pos]
                  if name_field is not None else None)
+    edge_class = (gdf[class_field].astype(object).to_numpy()[edge_feat_pos]
+                  if class_field is not None else None)
     # 6. report
     excluded = excl.table(labels, source)
     counts = {"snapped_dangling_ends": n_snapped, "merged_node_groups": merged_groups,
@@ -329,4 +333,4 @@ def edges_from_lines(gdf, *, tolerance_m: float = 1.0, class_field: str | None =
     return RoadGraph(node_x=node_x, node_y=node_y, edge_u=u, edge_v=v, edge_length=length,
                      edge_geometry=np.asarray(geom, dtype=object), edge_name=edge_name,
                      crs=crs, report=report, excluded=excluded,
-                     edge_feature=labels[edge_feat_pos])
+                     edge_feature=labels[edge_feat_pos], edge_class=edge_class)

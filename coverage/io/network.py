@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..core.network import WalkNetwork, from_edge_arrays, from_gdfs, from_networkx
+from ..core.network import WalkNetwork, from_edge_arrays, from_gdfs, from_networkx, road_class_values
 from ..errors import InputError
 
 
@@ -149,8 +149,9 @@ def _from_osm_file(path, crs) -> WalkNetwork:
     names = ways["name"].to_numpy(dtype=object)[way_of[a]] if "name" in ways else None
     if names is not None:
         names = np.array([n if isinstance(n, str) else None for n in names], dtype=object)
+    classes = road_class_values(ways["highway"].to_numpy(dtype=object)[way_of[a]])
     net = from_edge_arrays(node_ids, x[pos], y[pos], refs[a], refs[a + 1], geom, names, crs=crs,
-                           source=str(path))
+                           source=str(path), road_class=classes)
     net.report["osm_ways_not_walkable"] = int((~walk).sum())
     return net
 
@@ -347,10 +348,15 @@ def load_network(source: str, path, *, crs, area_wgs84=None, roads_options=None,
         from .roads import read_roads
         opts = dict(roads_options or {})
         gdf = read_roads(path, opts.pop("encoding", None), crs=opts.pop("crs", None)).to_crs(crs)
+        class_map = opts.pop("class_map", None)
         rg = edges_from_lines(gdf, source=str(path), **opts)
+        classes = None
+        if rg.edge_class is not None:
+            from ..core.modes import map_road_classes
+            classes = map_road_classes(rg.edge_class, class_map)
         net = from_edge_arrays(np.arange(rg.n_nodes), rg.node_x, rg.node_y, rg.edge_u, rg.edge_v,
                                rg.edge_geometry, rg.edge_name, crs=crs, length=rg.edge_length,
-                               source=str(path))
+                               source=str(path), road_class=classes)
         net.report.update({f"roads_{k}": v for k, v in rg.report.items() if np.isscalar(v)})
         net.report["roads_excluded"] = rg.excluded
         return net
