@@ -13,6 +13,7 @@ cell measured at the centre of the area): a finer spacing adds nothing the DEM k
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,9 +44,9 @@ class DemWindow:
         tr = Transformer.from_crs(crs, self.crs, always_xy=True)
         X, Y = tr.transform(x, y)
         inv = ~self.transform
-        col, row = inv * (np.asarray(X), np.asarray(Y))
-        col = np.asarray(col) - 0.5                 # fractional index of the cell centres
-        row = np.asarray(row) - 0.5
+        X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)
+        col = inv.a * X + inv.b * Y + inv.c - 0.5   # fractional index of the cell centres
+        row = inv.d * X + inv.e * Y + inv.f - 0.5
         h, w = self.z.shape
         c0 = np.floor(col).astype(np.int64)
         r0 = np.floor(row).astype(np.int64)
@@ -58,11 +59,18 @@ class DemWindow:
         c0 = np.clip(c0, 0, w - 1)
         r0 = np.clip(r0, 0, h - 1)
         z = self.z
-        top = z[r0, c0] * (1 - tc) + z[r0, c1] * tc
-        bot = z[r1, c0] * (1 - tc) + z[r1, c1] * tc
-        out = top * (1 - tr_) + bot * tr_
+        top = _mix(z[r0, c0], z[r0, c1], tc)
+        bot = _mix(z[r1, c0], z[r1, c1], tc)
+        out = _mix(top, bot, tr_)
         out[~inside] = np.nan
         return out
+
+
+def _mix(a, b, t):
+    """a (1 - t) + b t for t in [0, 1); a cell with no weight (t = 0) is not needed, so its
+    nodata does not spoil the value (a point at a good cell's centre next to a hole)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(t > 0, a * (1 - t) + b * t, a)
 
 
 def read_dem(path, crs, bounds, *, key="network.dem", margin_m=100.0) -> DemWindow:
@@ -101,8 +109,14 @@ def read_dem(path, crs, bounds, *, key="network.dem", margin_m=100.0) -> DemWind
                              f"{b.right:.4f}, {b.top:.4f}) in {dcrs.to_string()}, network ({np.min(X):.4f}, "
                              f"{np.min(Y):.4f}, {np.max(X):.4f}, {np.max(Y):.4f})", file=str(path), field=key,
                              fix="use a DEM that covers the study area (check its CRS)")
-        win = from_bounds(wx0, wy0, wx1, wy1, src.transform).round_offsets("floor").round_lengths("ceil")
-        win = win.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
+        # whole cells covering the bounds, plus one cell each side: bilinear interpolation near
+        # the window's edge needs the next cell centre out (a coarse DEM's cell can exceed the margin)
+        fw = from_bounds(wx0, wy0, wx1, wy1, src.transform)
+        c0 = max(math.floor(fw.col_off) - 1, 0)
+        r0 = max(math.floor(fw.row_off) - 1, 0)
+        c1 = min(math.ceil(fw.col_off + fw.width) + 1, src.width)
+        r1 = min(math.ceil(fw.row_off + fw.height) + 1, src.height)
+        win = rasterio.windows.Window(c0, r0, max(c1 - c0, 1), max(r1 - r0, 1))
         z = src.read(1, window=win, masked=True).astype(np.float64).filled(np.nan)
         transform = src.window_transform(win)
         rx, ry = abs(src.transform.a), abs(src.transform.e)
