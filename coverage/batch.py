@@ -38,7 +38,8 @@ from pathlib import Path
 import yaml
 
 from .batch_county import CountySpec, run_county
-from .config import LANGS, _category, _DuplicateKey, _Section, _UniqueKeyLoader
+from .config import LANGS, _DuplicateKey, _UniqueKeyLoader
+from .config_fields import _category, _Section
 from .errors import InputError
 
 PROVINCE_KEYS = ("name", "counties", "template", "table", "map_category", "output", "dask")

@@ -134,7 +134,7 @@ def draw_seconds(html, png, runs=3):
 def one_run(study, out, k):
     from coverage.report.figures import make_figures
     from coverage.report import webmap
-    from coverage.study import Results
+    from coverage.results import Results
 
     for key in [key for key in study._cache if key[0] == "life_circles"]:
         del study._cache[key]

@@ -171,26 +171,3 @@ def _field(df, fields, key, path, section, required=False):
                          file=str(path), field=f"{section}.fields.{key}",
                          fix=f"set {section}.fields.{key} to one of the columns above")
     return df[col]
-
-
-def peek_centre(path, layer=None, crs=None):
-    """(lon, lat) of the centre of a layer's extent, read from its header (for choosing the CRS)."""
-    kw = {"layer": layer} if layer else {}
-    try:
-        info = pyogrio.read_info(path, **kw)
-    except Exception as exc:
-        raise InputError(f"cannot read the layer ({exc})", file=str(path), field="communities.path",
-                         fix="give a shapefile, GeoPackage or GeoJSON")
-    if not info.get("features"):
-        raise InputError("the layer is empty", file=str(path), field="communities.path",
-                         fix="check that you exported the community polygons (and the layer name)")
-    b = info.get("total_bounds")
-    if b is None or not np.all(np.isfinite(b)):
-        b = pyogrio.read_dataframe(path, **kw).total_bounds
-    if not np.all(np.isfinite(b)):
-        raise InputError("the layer has no usable geometry", file=str(path), field="communities.path",
-                         fix="check that the community polygons have geometry")
-    src_crs = info.get("crs") or crs or "EPSG:4326"
-    from pyproj import Transformer
-    return Transformer.from_crs(src_crs, "EPSG:4326", always_xy=True).transform((b[0] + b[2]) / 2,
-                                                                                  (b[1] + b[3]) / 2)
