@@ -291,3 +291,144 @@ def test_nodata_pieces_count_as_flat(tmp_path):
     z = dem.sample([X0 + 35, X0 + 35.5, X0 + 65, X0 + 64], [Y0 + 5, Y0 + 5, Y0 + 5, Y0 + 5], UTM)
     assert z[0] == pytest.approx(100 + G * 35) and z[2] == pytest.approx(100 + G * 65)
     assert np.isnan(z[1]) and np.isnan(z[3])
+
+
+# ----------------------------------------------------------------------------- flat = today
+
+
+@pytest.fixture(scope="module")
+def helsinki():
+    from coverage.io.network import load_network
+    return load_network("pbf", ROOT / "data" / "sample" / "helsinki.osm.pbf", crs=CRS.from_epsg(32635))
+
+
+def test_flat_dem_gives_todays_distances_bit_for_bit(tmp_path, helsinki):
+    net = helsinki
+    x0, y0, x1, y1 = net.node_x.min(), net.node_y.min(), net.node_x.max(), net.node_y.max()
+    z = np.full((int((y1 - y0) / 20) + 20, int((x1 - x0) / 20) + 20), 37.25)
+    path = write_dem(tmp_path / "flat.tif", z, x0 - 200, y1 + 200, 20, CRS.from_epsg(32635))
+    costs, prof = dem_costs(net, path)
+    assert prof.nodata_pieces == 0 and prof.max_grade == 0.0
+    assert np.array_equal(costs.fwd, net.edge_length) and np.array_equal(costs.bwd, net.edge_length)
+    assert costs.knot_ptr is None or costs.uniform.all()
+    walk = packaged_modes()["walk"].edge_factors(net.edge_class, WALK_KMH)
+    assert np.array_equal(mode_costs(net, walk).fwd, net.edge_length)
+    rng = np.random.default_rng(3)
+    xs, ys = rng.uniform(x0, x1, 600), rng.uniform(y0, y1, 600)
+    today = build_access_graph(net, xs, ys, 300)
+    flat = build_access_graph(net, xs, ys, 300, costs=costs)
+    flat_rev = build_access_graph(net, xs, ys, 300, costs=costs.reversed().round_trip())
+    fac = np.arange(0, 600, 23)
+    dem_pts = np.setdiff1d(np.arange(600), fac)
+    for cutoff in (333.3333333333333, 1000.0, np.inf):
+        d0, w0 = nearest(today, fac, dem_pts, cutoff)
+        for ag in (flat, flat_rev):
+            d1, w1 = nearest(ag, fac, dem_pts, cutoff)
+            assert np.array_equal(d0, d1) and np.array_equal(w0, w1)      # ==, not approx
+    m0 = reach_matrix(today, today.point_node[fac], today.point_node[dem_pts], 800.0)
+    m1 = reach_matrix(flat, flat.point_node[fac], flat.point_node[dem_pts], 800.0)
+    assert np.array_equal(m0.indptr, m1.indptr) and np.array_equal(m0.indices, m1.indices)
+    assert np.array_equal(m0.data, m1.data)
+
+
+# ----------------------------------------------------------------------------- speeds by class
+
+# A -> B primary 1500 m, B -> C service 600 m, C -> D footway 100 m; A -> D a track of
+# 300 + 1552.4 m; D -> E a road of no class, 300 m; F a dead end on a trunk from B, 400 m
+CLASS_NODES = {"A": (0, 0), "B": (1500, 0), "C": (1500, 600), "D": (1500, 700), "E": (1800, 700),
+               "F": (1500, -400)}
+CLASS_EDGES = [("A", "B", None), ("B", "C", None), ("C", "D", None), ("A", "D", [(0, 300)]),
+               ("D", "E", None), ("B", "F", None)]
+CLASSES = ["primary", "service", "footway", "track", None, "trunk"]
+TRACK = 300 + math.hypot(1500, 400)
+
+
+def minutes(m, kmh):
+    return m / (kmh * 1000 / 60)
+
+
+def class_walks(spec):
+    """Minutes from the points (A, 900 m along A-B 20 m off it, 200 m along B-C, E, F) to D, for
+    a mode: search from D on the reversed costs."""
+    net = net_of(CLASS_NODES, CLASS_EDGES, np.array(CLASSES, dtype=object))
+    pts = np.array([CLASS_NODES["D"], CLASS_NODES["A"], (900, 20), (1500, 200), CLASS_NODES["E"],
+                    CLASS_NODES["F"]], float) + [X0, Y0]
+    costs = mode_costs(net, spec.edge_factors(net.edge_class, WALK_KMH))
+    ag = build_access_graph(net, pts[:, 0], pts[:, 1], 50, costs=costs.reversed())
+    d, _ = nearest(ag, [0], [1, 2, 3, 4, 5], np.inf)
+    return d / M_PER_MIN
+
+
+def test_speeds_by_road_class_by_hand():
+    walk = class_walks(packaged_modes()["walk"])
+    assert walk == pytest.approx([minutes(TRACK, 4), minutes(20 + 600 + 600 + 100, 4), minutes(500, 4),
+                                  minutes(300, 4), minutes(400 + 700, 4)], abs=1e-9)
+    ebike = packaged_modes()["ebike"]
+    assert ebike.default_kmh == 15 and ebike.speeds_kmh["service"] == 12 and "footway" in ebike.walk_classes
+    got = class_walks(ebike)
+    # the e-bike rides the primary (15 km/h) and the service lane (12), and pushes on the footway
+    # (the walking speed): 6 + 3 + 1.5 = 10.5 min, faster than the track at 10 km/h (11.1 min)
+    want = [minutes(1500, 15) + minutes(600, 12) + minutes(100, 4),
+            minutes(20, 4) + minutes(600, 15) + minutes(600, 12) + minutes(100, 4),   # the snap leg is walked
+            minutes(400, 12) + minutes(100, 4),
+            minutes(300, 15),                                                           # no class: default
+            minutes(400, 15) + minutes(600, 12) + minutes(100, 4)]
+    assert want[0] == pytest.approx(10.5) and minutes(TRACK, 10) > 10.5
+    assert got == pytest.approx(want, abs=1e-9)
+    # a mode of one's own: fast on the primary, slow on the track, the footway walked, the service
+    # lane and the trunk closed
+    moto = ModeSpec("moto", default_kmh=30, speeds_kmh={"primary": 60, "track": 20}, walk_classes=("footway",),
+                    exclude_classes=("service", "trunk"))
+    got = class_walks(moto)
+    want = [minutes(TRACK, 20),
+            minutes(20, 4) + minutes(900, 60) + minutes(TRACK, 20),
+            np.inf,                            # on the closed service lane: reaches nothing
+            minutes(300, 30),
+            np.inf]                            # at the end of the closed trunk
+    assert got == pytest.approx(want, abs=1e-9)
+    assert moto.edge_factors(np.array(CLASSES, dtype=object), WALK_KMH).tolist() == [
+        4 / 60, np.inf, 1.0, 4 / 20, 4 / 30, np.inf]
+
+
+def test_round_trip_is_the_mean_and_reversed_swaps(hill):
+    net, costs, _, _ = hill
+    r = costs.reversed()
+    assert r.fwd is costs.bwd and r.bwd is costs.fwd
+    assert r.knot_cf is costs.knot_cb and r.knot_cb is costs.knot_cf
+    rr = r.reversed()
+    assert rr.fwd is costs.fwd and rr.knot_cf is costs.knot_cf
+    f, b = costs.along([3, 3], [0.25, 0.75])
+    fr, br = r.along([3, 3], [0.25, 0.75])
+    assert np.array_equal(f, br) and np.array_equal(b, fr)
+    rt = costs.round_trip()
+    assert np.array_equal(rt.fwd, rt.bwd) and rt.fwd == pytest.approx((costs.fwd + costs.bwd) / 2, rel=1e-15)
+    ft, bt = rt.along([3, 3, 0], [0.25, 0.75, 0.4])
+    f, b = costs.along([3, 3, 0], [0.25, 0.75, 0.4])
+    assert np.array_equal(ft, bt) and ft == pytest.approx((f + b) / 2, rel=1e-15)
+    # a walk there and back, halved: A to the point 150 m along D-E and back
+    pts = np.array([HILL_NODES["A"], (-197, 150)], float) + [X0, Y0]
+    ag = build_access_graph(net, pts[:, 0], pts[:, 1], 10, costs=rt)
+    there = walk_min(100, G) + walk_min(100, 0) + walk_min(200, -G) + walk_min(100, -G) + walk_min(50, 0)
+    back = walk_min(50, 0) + walk_min(100, G) + walk_min(200, G) + walk_min(100, 0) + walk_min(100, -G)
+    for s, t in ((0, 1), (1, 0)):
+        d, _ = nearest(ag, [s], [t], np.inf)
+        assert d[0] / M_PER_MIN == pytest.approx(3 / M_PER_MIN + (there + back) / 2, abs=1e-6)
+    # flat costs are their own round trip and reverse
+    flat = EdgeCosts.lengths(net)
+    assert flat.round_trip() is flat and flat.reversed().fwd is net.edge_length
+
+
+def test_map_road_classes_of_chinese_road_layers():
+    vals = ["县道", " 县道 ", "\u3000县道\u3000", "县道\t", "国道", "乡道", "村道", "机耕路", "ＳＥＣＯＮＤＡＲＹ",
+            "Primary", "主干路", "支路", "步行街", "台阶", "未知的路", None, float("nan"), "", "  "]
+    got = map_road_classes(np.array(vals, dtype=object)).tolist()
+    assert got == ["secondary"] * 4 + ["trunk", "tertiary", "unclassified", "track", "secondary", "primary",
+                                       "primary", "residential", "pedestrian", "steps", "未知的路",
+                                       None, None, None, None]
+    # the study's own map comes first, matched the same way (full-width, spaces, case)
+    user = {" 县道": "Tertiary", "ＡＢＣ": "service", "村道": "track"}
+    got = map_road_classes(["县道", "村道", "abc", "Abc ", "乡道"], user).tolist()
+    assert got == ["tertiary", "track", "service", "service", "tertiary"]
+    # then a mode prices the mapped classes
+    f = packaged_modes()["motorbike"].edge_factors(map_road_classes(["县道", "国道", "台阶", "未知的路"]), 4.0)
+    assert f.tolist() == [4 / 40, 4 / 50, 1.0, 4 / 30]
