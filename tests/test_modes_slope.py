@@ -432,3 +432,274 @@ def test_map_road_classes_of_chinese_road_layers():
     # then a mode prices the mapped classes
     f = packaged_modes()["motorbike"].edge_factors(map_road_classes(["县道", "国道", "台阶", "未知的路"]), 4.0)
     assert f.tolist() == [4 / 40, 4 / 50, 1.0, 4 / 30]
+
+
+# ----------------------------------------------------------------------------- random hilly graphs
+
+
+def hills(x, y):
+    """Two hills and a tilt over a 1 km square (grades up to ~20 %)."""
+    x = np.asarray(x, float) - X0
+    y = np.asarray(y, float) - Y0
+    return (40 * np.exp(-((x - 300) ** 2 + (y - 400) ** 2) / (2 * 160.0 ** 2))
+            + 25 * np.exp(-((x - 750) ** 2 + (y - 650) ** 2) / (2 * 110.0 ** 2)) + 0.03 * x + 200)
+
+
+def hilly_net(seed):
+    """Random roads over the hills, split into chains of two-neighbour nodes, with parallel roads,
+    loops, a ring with no junction and dead ends, and random road classes."""
+    rng = np.random.default_rng(seed)
+    n = 16
+    xy = rng.uniform(0, 1000, (n, 2))
+    nodes = [tuple(p) for p in xy]
+    edges = []
+
+    def node(p):
+        nodes.append(tuple(p))
+        return len(nodes) - 1
+
+    def wiggle(p, q):
+        k = int(rng.integers(0, 3))
+        return [tuple(p + (q - p) * (i + 1) / (k + 1) + rng.normal(0, 30, 2)) for i in range(k)]
+
+    pairs = [(a, b) for a, b in zip(rng.integers(0, n, 26), rng.integers(0, n, 26)) if a != b]
+    for a, b in pairs:
+        k = int(rng.integers(0, 4))               # intermediate chain nodes
+        pts = [xy[a]] + [xy[a] + (xy[b] - xy[a]) * (i + 1) / (k + 1) + rng.normal(0, 20, 2)
+                         for i in range(k)] + [xy[b]]
+        ids = [a] + [node(p) for p in pts[1:-1]] + [b]
+        for i in range(len(ids) - 1):
+            p, q = np.array(nodes[ids[i]]), np.array(nodes[ids[i + 1]])
+            edges.append((ids[i], ids[i + 1], [tuple(p), *wiggle(p, q), tuple(q)]))
+    for a, b, line in edges[:6]:                  # parallel roads bowing away
+        p, q = np.array(nodes[a]), np.array(nodes[b])
+        edges.append((a, b, [tuple(p), tuple((p + q) / 2 + rng.normal(0, 120, 2)), tuple(q)]))
+    for a in (0, 1, 2, edges[0][1]):              # loops (one on a chain node)
+        p = np.array(nodes[a])
+        r = rng.uniform(30, 90)
+        edges.append((a, a, [tuple(p), tuple(p + [r, 0]), tuple(p + [r, r]), tuple(p + [0, r]), tuple(p)]))
+    c = rng.uniform(300, 700, 2)                  # a ring of five nodes, no junction
+    ring = [node(c + 70 * np.array([np.cos(t), np.sin(t)])) for t in np.linspace(0, 2 * np.pi, 6)[:-1]]
+    edges += [(ring[i], ring[(i + 1) % 5], [nodes[ring[i]], nodes[ring[(i + 1) % 5]]]) for i in range(5)]
+    for a in (3, 4):                              # dead ends
+        p = np.array(nodes[a])
+        q = p + rng.normal(0, 80, 2)
+        edges.append((a, node(q), [tuple(p), tuple(q)]))
+    xy = np.array(nodes) + [X0, Y0]
+    geoms = [LineString(np.array(line) + [X0, Y0]) for _, _, line in edges]
+    classes = rng.choice(np.array(["primary", "residential", "service", "footway", "track", "steps"],
+                                  dtype=object), len(edges))
+    net = from_edge_arrays(np.arange(len(xy)), xy[:, 0], xy[:, 1], np.array([e[0] for e in edges]),
+                           np.array([e[1] for e in edges]), geoms, crs=UTM, road_class=classes)
+    return net, rng
+
+
+SPACING = 10.0   # metres between elevation samples (a 10 m DEM)
+
+
+def hilly_costs(net, factor, zfun=hills, spacing=SPACING):
+    ptr, _, x, y = sample_fractions(net, spacing)
+    return mode_costs(net, factor, slope_profile(net, ptr, zfun(x, y)))
+
+
+def tobler_ratio(grade):
+    return tobler_kmh(0.0) / tobler_kmh(grade)
+
+
+def reference_graph(net, factor, ag, zfun=hills, spacing=SPACING):
+    """networkx MultiDiGraph of the walks, built without the code under test: each edge cut into
+    its pieces (elevation at n + 1 equal steps along the line, Tobler's speed on each piece), and
+    split at the points snapped onto it; each point hangs on its road position by its snap leg."""
+    G = nx.MultiDiGraph()
+    G.add_nodes_from(("n", i) for i in range(net.n_nodes))
+    on_edge = {}
+    for p in np.flatnonzero(ag.point_edge >= 0):
+        on_edge.setdefault(int(ag.point_edge[p]), []).append(int(p))
+        G.add_edge(("p", int(p)), ("r", int(p)), weight=float(ag.point_snap[p]))
+        G.add_edge(("r", int(p)), ("p", int(p)), weight=float(ag.point_snap[p]))
+    for e in range(net.n_edges):
+        geom = net.edge_geometry[e]
+        glen, L, f = geom.length, float(net.edge_length[e]), float(factor[e])
+        n = max(1, math.ceil(glen / spacing - 1e-9))
+        pts = [geom.interpolate(j / n, normalized=True) for j in range(n + 1)]
+        z = [float(zfun(q.x, q.y)) for q in pts]
+        dx = glen / n
+        pf = [f * L / n * tobler_ratio((z[j + 1] - z[j]) / dx) for j in range(n)]
+        pb = [f * L / n * tobler_ratio(-(z[j + 1] - z[j]) / dx) for j in range(n)]
+        cumf, cumb = np.r_[0.0, np.cumsum(pf)], np.r_[0.0, np.cumsum(pb)]
+
+        def at(fr):
+            j = min(int(fr * n), n - 1)
+            t = fr * n - j
+            return cumf[j] + t * pf[j], cumb[j] + t * pb[j]
+
+        stops = sorted(on_edge.get(e, []), key=lambda p: (ag.point_frac[p], p))
+        chain = [("n", int(net.edge_u[e]))] + [("r", p) for p in stops] + [("n", int(net.edge_v[e]))]
+        pos = [0.0] + [float(ag.point_frac[p]) for p in stops] + [1.0]
+        if not math.isfinite(f):                  # closed: a point exactly at an end is at it
+            for node_, fr in zip(chain[1:-1], pos[1:-1]):
+                for end, at_end in ((chain[0], fr == 0.0), (chain[-1], fr == 1.0)):
+                    if at_end:
+                        G.add_edge(node_, end, weight=0.0)
+                        G.add_edge(end, node_, weight=0.0)
+            continue
+        c = [at(fr) for fr in pos]
+        for i in range(len(chain) - 1):
+            G.add_edge(chain[i], chain[i + 1], weight=c[i + 1][0] - c[i][0])
+            G.add_edge(chain[i + 1], chain[i], weight=c[i + 1][1] - c[i][1])
+    return G
+
+
+def nx_nearest(G, sources, targets, cutoff):
+    dist, _ = nx.multi_source_dijkstra(G, {("p", int(s)) for s in sources}, cutoff=cutoff)
+    return np.array([dist.get(("p", int(t)), np.inf) for t in targets])
+
+
+def hilly_points(net, rng, n=140):
+    x0, y0 = X0, Y0
+    pts = np.r_[rng.uniform(-30, 1030, (n, 2)) + [x0, y0], np.c_[net.node_x[:5], net.node_y[:5]],
+                (rng.uniform(0, 1000, (3, 2)) + [x0, y0]).repeat(2, axis=0)]
+    return pts[:, 0], pts[:, 1]
+
+
+MODES = {"walk": None, "ebike": "ebike",
+         "closed": ModeSpec("closed", default_kmh=20, speeds_kmh={"track": 8}, walk_classes=("footway",),
+                            exclude_classes=("steps",))}
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("mode", list(MODES))
+def test_directed_search_equals_networkx_on_hilly_graphs(seed, mode):
+    net, rng = hilly_net(seed)
+    assert net.report["loops_kept"] >= 4 and net.report["parallel_edges_kept"] >= 5
+    spec = packaged_modes()["walk"] if MODES[mode] is None else (
+        packaged_modes()[MODES[mode]] if isinstance(MODES[mode], str) else MODES[mode])
+    factor = spec.edge_factors(net.edge_class, WALK_KMH)
+    costs = hilly_costs(net, factor)
+    assert not np.array_equal(costs.fwd, costs.bwd) and not costs.uniform.all()
+    xs, ys = hilly_points(net, rng)
+    n = len(xs)
+    ag = build_access_graph(net, xs, ys, 120, costs=costs)
+    snapped = _snapped_of(ag)
+    G0 = reference_graph(net, factor, ag)
+    Gr = G0.reverse(copy=True)
+    Gm = nx.MultiDiGraph()                          # the round trip: the mean of both ways
+    Gm.add_nodes_from(G0)
+    Gm.add_weighted_edges_from((a, b, (w + Gr[a][b][k]["weight"]) / 2) for a, b, k, w in
+                               G0.edges(keys=True, data="weight"))
+    for c, G, reverse in ((costs, G0, False), (costs.reversed(), Gr, True), (costs.round_trip(), Gm, False)):
+        ag = build_access_graph(net, xs, ys, 120, costs=c, snapped=snapped)
+        ok = np.flatnonzero(ag.point_node >= 0)
+        assert len(ok) > 100
+        for fac in (ok[:6], ok[::9], ok[-3:]):
+            tgt = np.setdiff1d(ok, fac)
+            for cutoff in (300.0, 900.0, np.inf):
+                d, who = nearest(ag, fac, tgt, cutoff)
+                want = nx_nearest(G, fac, tgt, cutoff)
+                assert np.array_equal(np.isfinite(d), np.isfinite(want)), (cutoff, reverse)
+                assert np.allclose(d, want, rtol=0, atol=1e-6, equal_nan=True)
+                hit = np.flatnonzero(np.isfinite(d))
+                assert (who[hit] >= 0).all()
+                # the facility named is at that distance
+                for i in hit[:: max(1, len(hit) // 4)]:
+                    assert nx_nearest(G, fac[[who[i]]], tgt[[i]], d[i] + 1e-6)[0] == pytest.approx(d[i], abs=1e-6)
+        # every pair within a limit: the reach matrix against one networkx search per source
+        src = ok[::11]
+        m = dense(reach_matrix(ag, ag.point_node[src], ag.point_node[ok], 700.0, chunk=3))
+        for r, s in enumerate(src):
+            want = nx_nearest(G, [s], ok, 700.0)
+            assert np.array_equal(np.isfinite(m[r]), np.isfinite(want)), (r, reverse)
+            assert np.allclose(m[r], want, atol=1e-6), (r, reverse)
+        # road nodes as sources (siting candidates) to points
+        nodes = np.arange(0, net.n_nodes, 4)
+        m = dense(reach_matrix(ag, nodes, ag.point_node[ok], 600.0, chunk=5))
+        for r, v in enumerate(nodes):
+            dist = nx.single_source_dijkstra_path_length(G, ("n", int(v)), cutoff=600.0)
+            want = np.array([dist.get(("p", int(p)), np.inf) for p in ok])
+            assert np.allclose(m[r], want, atol=1e-6), (r, reverse)
+
+
+def _snapped_of(ag):
+    from coverage.core.access_graph import Snapped
+    return Snapped(ag.point_edge, ag.point_snap, ag.point_frac, ag.point_x, ag.point_y, dict(ag.sets))
+
+
+# ----------------------------------------------------------------------------- monotonicity
+
+
+def _faster(spec, k):
+    """``spec`` with every speed multiplied by ``k`` (walked classes stay walked)."""
+    return ModeSpec(spec.name + "x", default_kmh=spec.default_kmh * k,
+                    speeds_kmh={c: v * k for c, v in spec.speeds_kmh.items()},
+                    walk_classes=spec.walk_classes, exclude_classes=spec.exclude_classes)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_faster_mode_never_lowers_coverage(seed):
+    net, rng = hilly_net(seed + 50)
+    xs, ys = hilly_points(net, rng)
+    ptr, _, x, y = sample_fractions(net, SPACING)
+    prof = slope_profile(net, ptr, hills(x, y))
+    walk, ebike, moto = (packaged_modes()[k] for k in ("walk", "ebike", "motorbike"))
+    ladder = [walk, ebike, moto, _faster(moto, 2.0)]
+    facs = [m.edge_factors(net.edge_class, WALK_KMH) for m in ladder]
+    for a, b in zip(facs, facs[1:]):
+        assert (b <= a).all()                     # each mode at least as fast on every road
+    assert (facs[1] < facs[0]).any() and (facs[-1] < facs[1]).any()
+    snapped = None
+    for slope in (None, prof):
+        prev = first = None
+        for f in facs:
+            c = mode_costs(net, f, slope).reversed()
+            ag = build_access_graph(net, xs, ys, 120, costs=c, snapped=snapped)
+            snapped = snapped or _snapped_of(ag)
+            fac = np.flatnonzero(ag.snapped)[::13]
+            dem_pts = np.setdiff1d(np.arange(len(xs)), fac)
+            got = {t: nearest(ag, fac, dem_pts, t * M_PER_MIN)[0] for t in (3, 5, 10, 15)}
+            if prev is not None:
+                for t in got:
+                    assert (got[t] <= prev[t] + 1e-9).all()
+                    assert (np.isfinite(got[t]) >= np.isfinite(prev[t])).all()   # covered stays covered
+            prev = got
+            first = first or got
+        # and the fastest covers strictly more than walking (the property is not vacuous)
+        assert np.isfinite(prev[5]).sum() > np.isfinite(first[5]).sum()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_larger_cutoff_and_more_facilities_never_lower_coverage(seed):
+    net, rng = hilly_net(seed + 80)
+    xs, ys = hilly_points(net, rng)
+    costs = hilly_costs(net, packaged_modes()["walk"].edge_factors(net.edge_class, WALK_KMH)).reversed()
+    ag = build_access_graph(net, xs, ys, 120, costs=costs)
+    ok = np.flatnonzero(ag.snapped)
+    fac, dem_pts = ok[:8], ok[8:]
+    cutoffs = [100.0, 250.0, 400.0, 700.0, 1200.0, np.inf]
+    full, _ = nearest(ag, fac, dem_pts, np.inf)
+    prev_cov = np.zeros(len(dem_pts), dtype=bool)
+    prev_m = None
+    for cut in cutoffs:
+        d, _ = nearest(ag, fac, dem_pts, cut)
+        cov = np.isfinite(d)
+        assert (cov >= prev_cov).all()
+        # a larger limit only adds points; the distances found do not change
+        assert np.array_equal(d[cov], full[cov]) and np.array_equal(cov, np.isfinite(full) & (full <= cut))
+        prev_cov = cov
+        if np.isfinite(cut):
+            m = dense(reach_matrix(ag, ag.point_node[fac], ag.point_node[dem_pts], cut, chunk=3))
+            if prev_m is not None:
+                assert (np.isfinite(m) >= np.isfinite(prev_m)).all()
+                both = np.isfinite(prev_m)
+                assert np.allclose(m[both], prev_m[both], rtol=0, atol=1e-9)
+            prev_m = m
+    # one facility more: no distance grows; some shrink
+    for cut in (400.0, np.inf):
+        d0, _ = nearest(ag, fac, dem_pts, cut)
+        grew = False
+        for extra in dem_pts[::17]:
+            d1, who = nearest(ag, np.r_[fac, extra], dem_pts, cut)
+            assert (d1 <= d0).all()
+            grew |= bool((d1 < d0).any())
+            # where it got closer, the new facility is the nearest
+            assert (who[d1 < d0] == len(fac)).all()
+        assert grew
