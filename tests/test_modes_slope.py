@@ -703,3 +703,14 @@ def test_larger_cutoff_and_more_facilities_never_lower_coverage(seed):
             # where it got closer, the new facility is the nearest
             assert (who[d1 < d0] == len(fac)).all()
         assert grew
+
+
+def test_numeric_class_codes_match_with_missing_values():
+    # a road layer's integer class code column with a missing value is read as floats (1.0, 2.0,
+    # nan): the codes still match the study's map, given as numbers or as text
+    import pandas as pd
+    col = pd.Series([1, 2, None, 3, 4]).to_numpy(dtype=object)
+    assert col[0] == 1.0 and isinstance(col[0], float)
+    got = map_road_classes(col, {1: "primary", "2": "track", 3.0: "service"}).tolist()
+    assert got == ["primary", "track", None, "service", "4"]
+    assert map_road_classes(np.array([2.5, 7], dtype=object), {"2.5": "path", 7: "steps"}).tolist() == ["path", "steps"]

@@ -129,6 +129,10 @@ def packaged_class_map() -> dict:
 
 
 def _norm(v) -> str:
+    """A class value as text to match on: NFKC, trimmed, lower case; a whole number stored as a
+    float (a code column with a missing value reads as floats: 3.0) is the integer's text ("3")."""
+    if isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer():
+        v = int(v)
     return unicodedata.normalize("NFKC", str(v)).strip().lower()
 
 
