@@ -714,3 +714,49 @@ def test_numeric_class_codes_match_with_missing_values():
     got = map_road_classes(col, {1: "primary", "2": "track", 3.0: "service"}).tolist()
     assert got == ["primary", "track", None, "service", "4"]
     assert map_road_classes(np.array([2.5, 7], dtype=object), {"2.5": "path", 7: "steps"}).tolist() == ["path", "steps"]
+
+
+# ----------------------------------------------------------------------------- the sample DEM
+
+
+def _load(name):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_sample_dem_script_reproduces_the_shipped_file(tmp_path):
+    mod = _load("make_sample_dem")
+    shipped = ROOT / "data" / "sample" / "dem.tif"
+    z, transform, bounds = mod.make_dem()
+    mod.write(tmp_path / "a.tif", z, transform)
+    mod.write(tmp_path / "b.tif", *mod.make_dem()[:2])
+    assert (tmp_path / "a.tif").read_bytes() == (tmp_path / "b.tif").read_bytes()     # deterministic
+    with rasterio.open(shipped) as s, rasterio.open(tmp_path / "a.tif") as t:
+        assert s.crs.to_epsg() == 4326 and s.dtypes == ("float32",) and s.nodata == -9999.0
+        assert s.transform == t.transform and s.shape == t.shape
+        assert np.array_equal(s.read(1), t.read(1))                                      # arrays, not bytes
+        assert s.compression is not None and s.compression.name.lower() == "deflate"
+        a = s.read(1)
+        # 1 x 0.5 arc-second cells (about 15 m at 60 N), covering the communities plus 400 m
+        assert s.res == pytest.approx((1 / 3600, 1 / 7200), rel=1e-12)
+        sb = s.bounds
+        assert sb.left < bounds[0] - 0.007 and sb.right > bounds[2] + 0.007
+        assert sb.bottom < bounds[1] - 0.0036 and sb.top > bounds[3] + 0.0036
+    assert shipped.stat().st_size < 300_000
+    assert (a != -9999.0).all() and 0 < a.min() < a.max() < 100
+    # the documented terrain: at the big hill's top the tilt and the hill add up by hand
+    assert mod.terrain(np.array([-220.0]), np.array([420.0]))[0] == pytest.approx(
+        20 - 0.004 * 220 + 0.012 * 420 + 40, abs=0.3)
+
+
+def test_sample_dem_gives_hilly_streets():
+    """The sample's streets on the shipped DEM: every sample has an elevation, and the grades are
+    those of a hilly town (documented in data/DEM.md: up to about 15 %)."""
+    mod = _load("make_sample_dem")
+    s = mod.street_grades(ROOT / "data" / "sample" / "dem.tif")
+    assert s["nodata_pieces"] == 0
+    assert 0.12 < s["max_grade"] < 0.18
+    assert 0.05 < s["share_over_5pct"] < 0.5 and s["share_over_10pct"] > 0.01
