@@ -27,6 +27,11 @@ WALK_SPEED_RANGE = (0.5, 10.0)
 #: the longest threshold accepted, in metres (a county-wide 30-minute e-bike circle is ~10 km)
 MAX_THRESHOLD_M = 50_000.0
 SITING_METHODS = ("auto", "exact", "greedy")
+#: which way a sloped walk is counted (network.dem): residents walking to the facility, or the
+#: mean of going there and coming back
+SLOPE_DIRECTIONS = ("to_facility", "round_trip")
+#: the communities a travel circle applies to
+APPLIES_TO = ("all", "urban", "rural")
 LANGS = ("zh", "en")
 DEFAULT_URBAN = ("urban", "城市", "城镇", "社区", "居委会")
 DEFAULT_RURAL = ("rural", "农村", "乡村", "村", "村委会")
@@ -67,6 +72,40 @@ class Threshold:
     def key(self) -> str:
         """Short id for column and layer names: ``15min``, ``500m``."""
         return f"{self.value:g}{self.unit}".replace(".", "_")
+
+
+@dataclass(frozen=True)
+class TravelCircle:
+    """A service circle reached by a travel mode: e.g. the rural 30-minute circle by e-bike
+    (``analysis.travel_circles``). ``threshold`` in minutes is a travel time by ``mode`` (a cost of
+    minutes x walking speed flat-walking metres, :mod:`coverage.core.modes`); in metres it is a
+    distance along the road network (the flat walk), whatever the mode. ``applies_to``: the
+    communities whose rate it measures (all, urban, rural)."""
+
+    category: str
+    threshold: Threshold
+    mode: str = "walk"
+    applies_to: str = "all"
+    name: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Short id for columns and tables: ``comprehensive_ebike_30min_rural``."""
+        tail = "" if self.applies_to == "all" else f"_{self.applies_to}"
+        return f"{self.category}_{self.mode}_{self.threshold.key}{tail}"
+
+    def label(self, lang: str = "zh", modes: dict | None = None, sloped: bool = False) -> str:
+        """"电动自行车30分钟" / "30 min by e-bike"; a walk on a DEM says so ("步行（按坡度）30分钟")."""
+        from .core.modes import mode_label
+        mode = mode_label(self.mode, lang, modes)
+        thr = self.threshold.label(lang)
+        if self.threshold.unit == "m":       # a network distance, whatever the mode
+            return f"{mode}{thr}（路网距离）" if lang == "zh" else f"{thr} by {mode} (network distance)"
+        if self.mode == "walk":
+            if lang == "zh":
+                return f"{mode}（按坡度）{thr}" if sloped else f"{mode}{thr}"
+            return f"{thr} walk" + (" (slope-adjusted)" if sloped else "")
+        return f"{mode}{thr}" if lang == "zh" else f"{thr} by {mode}"
 
 
 # --------------------------------------------------------------------------- sections
@@ -143,9 +182,12 @@ class Network:
     exclude_classes: tuple | None = None
     level_field: Any = None
     name_field: str | None = None
+    class_map: dict | None = None   # road layer class value -> OSM highway class (source: roads)
+    dem: Path | None = None         # elevation GeoTIFF: walking time by Tobler's function
 
     def roads_options(self) -> dict:
-        keys = ("encoding", "crs", "tolerance_m", "class_field", "exclude_classes", "level_field", "name_field")
+        keys = ("encoding", "crs", "tolerance_m", "class_field", "exclude_classes", "level_field", "name_field",
+                "class_map")
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
 
@@ -159,6 +201,9 @@ class Analysis:
     facility_circles: bool = True
     circle_buffer_m: float = 30.0
     circle_cell_m: float = 10.0     # grid on which life-circle polygons are drawn (coverage.core.isochrones)
+    slope: str = "to_facility"      # SLOPE_DIRECTIONS: the direction of a sloped walk that counts
+    modes: dict = field(default_factory=dict)        # name -> ModeSpec: packaged modes + analysis.modes
+    travel_circles: tuple = ()      # TravelCircle s (analysis.travel_circles)
 
     @property
     def speed_m_per_min(self) -> float:

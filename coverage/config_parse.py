@@ -3,11 +3,13 @@ section, every value checked before any work (see :mod:`coverage.config`)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from .config import (DEFAULT_RURAL, DEFAULT_URBAN, LANGS, NETWORK_SOURCES, SITING_METHODS, WALK_SPEED_RANGE,
-                     Analysis, Communities, CommunityFields, Facilities, FacilityFields, Network, Output,
-                     Population, Siting, StudyArea, StudyConfig)
+from .config import (APPLIES_TO, DEFAULT_RURAL, DEFAULT_URBAN, LANGS, MAX_THRESHOLD_M, NETWORK_SOURCES,
+                     SITING_METHODS, SLOPE_DIRECTIONS, WALK_SPEED_RANGE, Analysis, Communities, CommunityFields,
+                     Facilities, FacilityFields, Network, Output, Population, Siting, StudyArea, StudyConfig,
+                     Threshold, TravelCircle)
 from .config_fields import (_Section, _basemap, _categories, _category, _crs, _encoding, _show,
                             _thresholds)
 from .labels import CATEGORIES, DEFAULT_WALK_SPEED_KMH
@@ -79,7 +81,7 @@ def _parse(raw, base: Path, file: str, require_paths: bool) -> StudyConfig:
                             groups=groups, group_for=group_for)
 
     n = top.section("network", ("source", "path", "max_snap_m", "crs", "encoding", "tolerance_m", "class_field",
-                                "exclude_classes", "level_field", "name_field"))
+                                "exclude_classes", "level_field", "name_field", "class_map", "dem"))
     src = n.choice("source", None, NETWORK_SOURCES)
     if src is None and require_paths:
         raise n.err("source", "missing key 'network.source'",
@@ -93,13 +95,14 @@ def _parse(raw, base: Path, file: str, require_paths: bool) -> StudyConfig:
         tolerance_m=n.number("tolerance_m", 1.0, lo=0.0, hi=50.0), class_field=n.text("class_field"),
         exclude_classes=n.strings("exclude_classes"),
         level_field=n.strings("level_field") if isinstance(lf, list) else n.text("level_field"),
-        name_field=n.text("name_field"))
+        name_field=n.text("name_field"), class_map=_class_map(n, src), dem=_dem(n))
     if network.source == "download" and network.path is not None:
         raise n.err("path", "network.path is given with source: download",
                     "remove network.path, or set network.source to the file's format")
 
     a = top.section("analysis", ("walk_speed_kmh", "breaks_min", "breaks_m", "thresholds_min", "thresholds_m",
-                                 "categories", "circles", "facility_circles", "circle_buffer_m", "circle_cell_m"))
+                                 "categories", "circles", "facility_circles", "circle_buffer_m", "circle_cell_m",
+                                 "slope", "modes", "travel_circles"))
     speed_kmh = a.number("walk_speed_kmh", DEFAULT_WALK_SPEED_KMH, lo=WALK_SPEED_RANGE[0], hi=WALK_SPEED_RANGE[1],
                          fix=f"give a speed between {WALK_SPEED_RANGE[0]} and {WALK_SPEED_RANGE[1]} km/h: 4.0 is usual "
                              "(15 min = 1000 m), about 3.0 for the elderly")
@@ -108,7 +111,11 @@ def _parse(raw, base: Path, file: str, require_paths: bool) -> StudyConfig:
                         categories=_categories(a, "categories") or CATEGORIES,
                         circles=a.flag("circles", True), facility_circles=a.flag("facility_circles", True),
                         circle_buffer_m=a.number("circle_buffer_m", 30.0, positive=True, hi=500.0),
-                        circle_cell_m=a.number("circle_cell_m", 10.0, positive=True, hi=100.0))
+                        circle_cell_m=a.number("circle_cell_m", 10.0, positive=True, hi=100.0),
+                        slope=a.choice("slope", "to_facility", SLOPE_DIRECTIONS))
+    modes = _modes(a)
+    analysis = replace(analysis, modes=modes,
+                       travel_circles=_travel_circles(a, speed_kmh * 1000.0 / 60.0, modes))
 
     profile = top.text("profile", "national_14th")
     profile_options = {str(k): str(v) for k, v in top.mapping("profile_options").items()}
@@ -145,6 +152,9 @@ def _parse(raw, base: Path, file: str, require_paths: bool) -> StudyConfig:
         capacity_m2_per_100hh=si.number("capacity_m2_per_100hh", 30.0, positive=True))
 
     notes = []
+    if a.has("slope") and network.dem is None:
+        notes.append(f"{file}: analysis.slope = {analysis.slope} is not used without network.dem: walks are "
+                     "counted on flat ground (add network.dem, an elevation GeoTIFF, to count the slope)")
     if siting.enabled and (siting.target_rate is not None or siting.group_targets) and si.has("k"):
         goal = (f"siting.target_rate = {siting.target_rate:g}" if siting.target_rate is not None
                 else f"siting.group_targets = {siting.group_targets}")
@@ -165,3 +175,175 @@ def _parse(raw, base: Path, file: str, require_paths: bool) -> StudyConfig:
                        population=population, network=network, analysis=analysis, profile=profile,
                        profile_options=profile_options, siting=siting,
                        output=output, notes=tuple(notes))
+
+
+# --------------------------------------------------------------------------- travel modes and slope
+
+#: OSM highway classes a road class map may point to (and the walking network can hold)
+OSM_CLASSES = ("motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link", "secondary",
+               "secondary_link", "tertiary", "tertiary_link", "unclassified", "residential", "living_street",
+               "service", "track", "road", "busway", "path", "footway", "pedestrian", "steps", "cycleway",
+               "bridleway", "corridor", "elevator", "sidewalk", "crossing")
+#: the fastest speed a mode may be given (km/h): above it a value is a typo
+MAX_MODE_KMH = 150.0
+#: the longest travel-circle time (minutes)
+MAX_CIRCLE_MIN = 240.0
+
+
+def _class_map(n: _Section, source):
+    """``network.class_map``: {your road layer's class value: OSM highway class} (source: roads)."""
+    raw = n.mapping("class_map")
+    if not raw:
+        return None
+    if source is not None and source != "roads":
+        raise n.err("class_map", f"network.class_map is only used with network.source: roads (this network is "
+                                 f"{source!r}, whose ways carry OSM highway classes already)",
+                    "delete network.class_map, or set network.source: roads for a road centreline layer")
+    if not n.has("class_field"):
+        raise n.err("class_map", "network.class_map is given but not network.class_field (the column holding "
+                                 "each road's class)", "add network.class_field: <the class column of the road layer>")
+    from .core.modes import packaged_modes
+    known = set(OSM_CLASSES)
+    for spec in packaged_modes().values():
+        known |= set(spec.speeds_kmh) | set(spec.walk_classes) | set(spec.exclude_classes)
+    out = {}
+    for k, v in raw.items():
+        key = f"class_map.{k}"
+        if v is None or isinstance(v, (dict, list, bool)) or not str(v).strip():
+            raise n.err(key, f"'{n.path(key)}' must be an OSM highway class, got {_show(v)}",
+                        "e.g. 县道: secondary (classes: " + ", ".join(OSM_CLASSES[:14]) + ", ...)")
+        cls = str(v).strip().lower()
+        if cls not in known:
+            import difflib
+            close = difflib.get_close_matches(cls, sorted(known), n=1, cutoff=0.6)
+            raise n.err(key, f"'{n.path(key)}' = {v!r} is not an OSM highway class",
+                        (f"did you mean '{close[0]}'? " if close else "") + "use one of: " + ", ".join(OSM_CLASSES))
+        out[str(k).strip()] = cls
+    return out
+
+
+def _dem(n: _Section):
+    """``network.dem``: an elevation GeoTIFF (must exist, open as a raster and have a CRS)."""
+    path = n.file_path("dem", what="DEM (elevation GeoTIFF in metres)")
+    if path is None:
+        return None
+    import rasterio
+    try:
+        with rasterio.open(path) as src:
+            crs, bands = src.crs, src.count
+    except Exception as exc:  # noqa: BLE001 - any reader error is the planner's file
+        raise n.err("dem", f"the DEM cannot be read as a raster ({type(exc).__name__}: {exc}): {path}",
+                    "give a GeoTIFF of elevations in metres (SRTM, ASTER GDEM, Copernicus DEM or a survey DEM)") from None
+    if crs is None:
+        raise n.err("dem", f"the DEM has no CRS: {path}",
+                    "set it, e.g. gdal_edit.py -a_srs EPSG:4326 dem.tif (SRTM is EPSG:4326)")
+    if bands < 1:
+        raise n.err("dem", f"the DEM has no band: {path}", "give a single-band elevation GeoTIFF")
+    return path
+
+
+def _modes(a: _Section) -> dict:
+    """The travel modes: the packaged ones (coverage/resources/modes.yaml) with the overrides and new
+    modes of ``analysis.modes``. Returns {name: ModeSpec}."""
+    from .core.modes import MODE_KEYS, MODE_NAME, RESERVED, SLOPE_MODELS, mode_from_dict, packaged_modes
+    out = dict(packaged_modes())
+    raw = a.mapping("modes")
+    for name in raw:
+        n = str(name).strip()
+        if not MODE_NAME.match(n) or n in RESERVED:
+            raise a.err(f"modes.{name}", f"{name!r} cannot be a travel mode name: use lower-case letters and "
+                                         f"digits, starting with a letter, and not {', '.join(sorted(RESERVED))}",
+                        "e.g. analysis.modes.tricycle (it becomes part of column names such as dist_health_by_tricycle)")
+        body = raw[name]
+        if not isinstance(body, dict):
+            raise a.err(f"modes.{name}", f"'{a.path('modes.' + str(name))}' must be a section of the mode's keys, got "
+                                         f"{_show(body)}", f"write e.g.\n    {n}:\n      default_kmh: 15 "
+                                                           f"(keys: {', '.join(MODE_KEYS)})")
+        m = _Section(body, a.path(f"modes.{n}"), a.file, a.base, MODE_KEYS)
+        got = {}
+        for k in ("label_zh", "label_en"):
+            if m.has(k):
+                got[k] = m.text(k)
+        if n == "walk":
+            extra = [k for k in MODE_KEYS if k not in ("label_zh", "label_en", "slope") and m.has(k)]
+            if extra:
+                raise m.err(extra[0], f"'{m.path(extra[0])}' cannot be set for walking",
+                            "set the walking speed with analysis.walk_speed_kmh, and leave roads out of the walking "
+                            "network with network.exclude_classes")
+        if m.has("default_kmh") or (n not in out):
+            got["default_kmh"] = m.number("default_kmh", None, positive=True, hi=MAX_MODE_KMH,
+                                          fix=f"the mode's speed in km/h on roads not listed in speeds_kmh, e.g. 15 "
+                                              f"(at most {MAX_MODE_KMH:g})")
+            if got["default_kmh"] is None:
+                raise m.err("default_kmh", f"missing key '{m.path('default_kmh')}' for the new mode {n!r}",
+                            f"add {m.path('default_kmh')}: <speed in km/h>, e.g. 15")
+        if m.has("speeds_kmh"):
+            sp_raw = {str(k).strip().lower(): v for k, v in m.mapping("speeds_kmh").items()}
+            sp = _Section(sp_raw, m.path("speeds_kmh"), a.file, a.base, tuple(sp_raw))
+            got["speeds_kmh"] = {k: sp.number(k, None, positive=True, hi=MAX_MODE_KMH,
+                                              fix=f"a speed in km/h greater than 0 (at most {MAX_MODE_KMH:g}), "
+                                                  f"e.g. {k}: 20") for k in sp_raw}
+        for k in ("walk_classes", "exclude_classes"):
+            if m.has(k):
+                got[k] = tuple(c.lower() for c in m.strings(k))
+        both = set(got.get("walk_classes", ())) & set(got.get("exclude_classes", ()))
+        if both:
+            raise m.err("exclude_classes", f"road class {sorted(both)[0]!r} is both walked and closed for mode {n!r}",
+                        "list it in walk_classes or in exclude_classes, not both")
+        if m.has("slope"):
+            got["slope"] = m.choice("slope", None, SLOPE_MODELS)
+        out[n] = mode_from_dict(n, got, out.get(n))
+    return out
+
+
+def _travel_circles(a: _Section, speed: float, modes: dict) -> tuple:
+    """``analysis.travel_circles``: a list of {category, minutes | metres, mode, applies_to, name}."""
+    raw = a.get("travel_circles")
+    if raw is None or raw == []:
+        return ()
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise a.err("travel_circles", f"'{a.path('travel_circles')}' must be a list of circles, got {_show(raw)}",
+                    "write e.g.\n    travel_circles:\n      - {category: comprehensive, minutes: 30, mode: ebike, "
+                    "applies_to: rural}")
+    out, seen = [], {}
+    for i, item in enumerate(raw):
+        where = f"travel_circles[{i}]"
+        if not isinstance(item, dict):
+            raise a.err(where, f"'{a.path(where)}' must be a mapping {{category, minutes or metres, mode, "
+                               f"applies_to}}, got {_show(item)}",
+                        "e.g. - {category: comprehensive, minutes: 30, mode: ebike, applies_to: rural}")
+        s = _Section(item, a.path(where), a.file, a.base, ("category", "minutes", "metres", "mode", "applies_to",
+                                                            "name"))
+        if not s.has("category"):
+            raise s.err("category", f"missing key '{s.path('category')}'",
+                        f"add the facility category, one of: {', '.join(CATEGORIES)}")
+        cat = _category(s, "category", s.text("category"))
+        if s.has("minutes") == s.has("metres"):
+            raise s.err("minutes", f"give '{s.path('minutes')}' (a travel time) or '{s.path('metres')}' (a distance "
+                                   "along the roads), one of the two", "e.g. minutes: 30")
+        if s.has("minutes"):
+            v = s.number("minutes", None, positive=True, hi=MAX_CIRCLE_MIN,
+                         fix=f"a travel time in minutes greater than 0 (at most {MAX_CIRCLE_MIN:g}), e.g. 30")
+            thr = Threshold.of(v, "min", speed)
+        else:
+            v = s.number("metres", None, positive=True, hi=MAX_THRESHOLD_M,
+                         fix=f"a distance along the roads in metres greater than 0 (at most {MAX_THRESHOLD_M:g}), "
+                             "e.g. 5000 for 十里")
+            thr = Threshold.of(v, "m", speed)
+        mode = s.text("mode", "walk").lower()
+        if mode not in modes:
+            import difflib
+            close = difflib.get_close_matches(mode, sorted(modes), n=1, cutoff=0.5)
+            raise s.err("mode", f"unknown travel mode {s.get('mode')!r}",
+                        (f"did you mean '{close[0]}'? " if close else "") + f"use one of: {', '.join(modes)} "
+                        "(or define the mode under analysis.modes)")
+        applies = s.choice("applies_to", "all", APPLIES_TO)
+        tc = TravelCircle(category=cat, threshold=thr, mode=mode, applies_to=applies, name=s.text("name"))
+        if tc.key in seen:
+            raise s.err("category", f"'{a.path(where)}' repeats '{a.path(seen[tc.key])}' (same category, mode, "
+                                    "threshold and communities)", "delete one of the two")
+        seen[tc.key] = where
+        out.append(tc)
+    return tuple(out)

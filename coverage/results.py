@@ -134,6 +134,27 @@ class Results:
         return self.study.siting()[1] if self.config.siting.enabled else None
 
     @property
+    def slope_effect(self):
+        """Flat vs sloped coverage at the plan thresholds by community, township, urban/rural and
+        area (``network.dem``; None without a DEM)."""
+        return self.study.slope_effect()
+
+    @property
+    def travel_circles(self):
+        """Coverage of the travel circles (``analysis.travel_circles``) over the communities each
+        applies to, with the rate on foot at the same threshold (None when none is configured)."""
+        return self.study.travel_circles()
+
+    @property
+    def modes(self) -> dict:
+        """{name: ModeSpec} of the study's travel modes."""
+        return self.study.modes
+
+    def mode_label(self, mode: str = "walk", lang: str = "zh") -> str:
+        """"步行" / "步行（按坡度）" (a DEM is given) / "电动自行车"; English with lang="en"."""
+        return self.study.mode_label(mode, lang)
+
+    @property
     def excluded(self) -> pd.DataFrame:
         return self.study.excluded()
 

@@ -30,15 +30,16 @@ import shapely
 from .analysis.coverage import coverage_tables
 from .analysis.gaps import GAP_SEARCH_FACTOR, service_gaps
 from .config import StudyConfig, load_config
-from .core.access import build_access_graph, nearest, reach_matrix, road_node_distance
+from .core.access import build_access_graph, reach_matrix, road_node_distance
 from .errors import InputError
 from .results import Results
 from .steps import Steps, step as _step
 from .study_checks import StudyChecks
 from .study_inputs import StudyInputs
+from .study_modes import StudyModes
 
 
-class Study(StudyInputs, StudyChecks):
+class Study(StudyInputs, StudyChecks, StudyModes):
     """One study area. Give the YAML (``Study.from_yaml``), or the layers in memory::
 
         Study(communities=gdf, facilities=gdf_or_df, population="pop.tif", network=net_or_graph,
@@ -120,18 +121,15 @@ class Study(StudyInputs, StudyChecks):
         return load_profile(name or self.config.profile)
 
     # ------------------------------------------------------------------ access
-    @_step("snapping demand and facilities onto the network")
+    @_step("building the walking access graph")
     def access(self):
-        """The access graph: demand points and facilities (and siting candidates) snapped onto
-        their nearest edge, as the named point sets ``demand``, ``facilities``, ``candidates``."""
+        """The walking access graph: demand points and facilities (and siting candidates) snapped
+        onto their nearest edge, as the named point sets ``demand``, ``facilities``, ``candidates``;
+        with ``network.dem`` on the sloped walking costs in the direction of ``analysis.slope``
+        (:mod:`coverage.study_modes`). Coverage, gaps, catchments, siting and life circles search it."""
         demand, fac, net = self.demand, self.facilities, self.network
-        sets = {"demand": (shapely.get_x(demand.geometry.values), shapely.get_y(demand.geometry.values)),
-                "facilities": (shapely.get_x(fac.geometry.values), shapely.get_y(fac.geometry.values))}
-        cand = self._candidates()
-        if cand is not None:
-            pts = cand.geometry.representative_point().values
-            sets["candidates"] = (shapely.get_x(pts), shapely.get_y(pts))
-        ag = build_access_graph(net, sets, max_snap_m=self.config.network.max_snap_m)
+        ag = build_access_graph(net, None, max_snap_m=self.config.network.max_snap_m,
+                                costs=self._search_costs("walk"), snapped=self._snapped())
         demand["snap_m"] = ag.of("demand", ag.point_snap)
         fac["snap_m"] = ag.of("facilities", ag.point_snap)
         return ag
@@ -153,14 +151,6 @@ class Study(StudyInputs, StudyChecks):
         fac = self.facilities
         return self.access().ids("facilities", np.flatnonzero((fac.category == cat).to_numpy()))
 
-    @_step("bounded multi-source shortest paths per category")
-    def distances(self, cat, cutoff=None):
-        """Walking distance (m) from every demand point to the nearest facility of ``cat`` (inf
-        beyond ``cutoff``, default :meth:`_cutoff`) and the index of that facility (-1 when none)."""
-        ag = self.access()
-        cutoff = self._cutoff(cat) if cutoff is None else cutoff
-        return nearest(ag, self._fac_points(cat), ag.ids("demand"), cutoff)
-
     @_step("facility catchments (bounded searches per facility)")
     def catchment(self, cat, cutoff):
         """Sparse (facilities of ``cat`` × demand points) matrix of walks ≤ ``cutoff`` metres."""
@@ -181,6 +171,7 @@ class Study(StudyInputs, StudyChecks):
             g = self.config.population.group_for.get(cat)
             if g:
                 pop_col_for[cat] = f"pop_{g}"
+        self._add_mode_columns(demand)
         return coverage_tables(self.communities, fac, demand, self.categories, self.breaks, self.thresholds,
                                self.speed_m_per_min, pop_col_for)
 
@@ -207,7 +198,7 @@ class Study(StudyInputs, StudyChecks):
             draw.update(grid=circle_grid(net.edge_geometry, a.circle_buffer_m, cell_m), cell_m=cell_m)
         elif method == "faces":
             draw.update(faces=network_faces(net.edge_geometry, a.circle_buffer_m, 4))
-        edges = (net.edge_u, net.edge_v, net.edge_length, net.edge_geometry)
+        edges = (net.edge_u, net.edge_v, self._circle_edge_length(), net.edge_geometry)
         out, per_fac = [], []
         for cat in self.categories:
             src = self._fac_points(cat)
@@ -258,8 +249,7 @@ class Study(StudyInputs, StudyChecks):
             if cutoff is None:
                 continue
             catch[cat] = self.catchment(cat, cutoff)
-            if cat not in self.categories or cutoff > self._cutoff(cat):
-                dem[f"dist_{cat}"] = self.distances(cat, cutoff)[0]
+        self._indicator_distances(dem, prof)
         comm = pd.DataFrame(self.communities.drop(columns="geometry"))
         facs = pd.DataFrame(fac.drop(columns="geometry"))
         return evaluate(prof, comm, facs, dem, catch, self.speed_m_per_min)
@@ -297,6 +287,8 @@ class Study(StudyInputs, StudyChecks):
         self.indicators()
         if self.config.siting.enabled:
             self.siting()
+        self.slope_effect()
+        self.travel_circles()
         res.warnings  # noqa: B018 (words the warnings now, so they print with the summary)
         return res
 

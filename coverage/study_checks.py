@@ -79,7 +79,7 @@ class StudyChecks:
                 "population_unsnapped": float(demand.population[far_d].sum()),
                 "facilities_unsnapped": int((~ag.of("facilities", ag.snapped)).sum()),
                 "population_accounting": self._population_accounting(),
-                "coord_system_check": self._coord_system_check()}
+                "coord_system_check": self._coord_system_check(), **self._modes_report()}
 
     def warning_lines(self) -> list[str]:
         """The warnings of this run, worded for the planner."""
@@ -114,6 +114,7 @@ class StudyChecks:
         chk = self._coord_system_check()
         if chk and chk.get("warning"):
             out.append(chk["warning"])
+        out += self._mode_warnings()
         return out + self.warnings
 
     # ------------------------------------------------------------------ checks (private helpers)
@@ -133,8 +134,7 @@ class StudyChecks:
                 f"(= population in communities + the 'cells ...' rows of excluded.csv)")
 
     def _buffer_m(self) -> float:
-        return max([b.metres for b in self.breaks] + [self._cutoff(c) for c in self.categories]) \
-            + self.config.network.max_snap_m
+        return self._walk_buffer_m()
 
     def _population_accounting(self) -> dict:
         """People of the raster window: in communities + outside them (edge cells, outside cells) = total."""

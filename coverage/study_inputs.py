@@ -65,8 +65,7 @@ class StudyInputs:
     def _area(self):
         comm = self._communities()[1]
         area = shapely.union_all(comm.geometry.values)
-        max_m = max([b.metres for b in self.breaks] + [self._cutoff(c) for c in self.categories])
-        buf = shapely.buffer(area, max_m + self.config.network.max_snap_m)
+        buf = shapely.buffer(area, self._walk_buffer_m())
         return area, buf
 
     @_step("reading facilities")

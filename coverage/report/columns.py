@@ -106,6 +106,8 @@ COLUMNS: dict[str, Col] = {
                   "in the profile)", kind=_T),
     "kind": Col("指标类型", "Indicator kind", "how the indicator is computed (see coverage/indicators.py)", kind=_T),
     "applies_to": Col("适用范围", "Applies to", "urban, rural or all communities/townships", kind=_T),
+    "mode": Col("出行方式", "Travel mode", "travel mode the figure is measured by: walk (步行; with network.dem "
+                "on the slope) or another mode of analysis.modes (ebike 电动自行车, cycle, motorbike, car)", kind=_T),
     # gaps
     "gap_id": Col("缺口编号", "Gap ID", "<category>-<rank>, matches the gaps layer of layers.gpkg", kind=_T),
     "rank": Col("排序", "Rank", "rank by uncovered population (1 = largest)", kind="count"),
