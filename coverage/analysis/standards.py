@@ -7,8 +7,8 @@ the study config at the copy. Every mistake in a profile raises
 
 Each indicator cites its plan clause (``clause``: "专栏1 第1项") and quotes the plan text
 verbatim (``quote``: one text or a list; "……" marks a cut). The tool's own readings (100 % for
-全覆盖 without a figure, a half-hour circle read as a 30-minute walk) go in ``note_zh`` /
-``note_en``, never into the quote. A profile may declare ``options`` (e.g. Guangdong's
+全覆盖 without a figure, Guangdong's rural half-hour circle read as 30 minutes by e-bike) go in
+``note_zh`` / ``note_en``, never into the quote. A profile may declare ``options`` (e.g. Guangdong's
 ``region: prd | ewn``) that choose an indicator's target (``target_by: region`` with
 ``target: {prd: 80, ewn: 50}``); the option's default applies unless the caller chooses
 (``load_profile(..., options={"region": "ewn"})`` or ``Profile.with_options``).
@@ -25,17 +25,21 @@ Facilities an indicator counts (kinds that count facilities, see ``KIND_SPECS``)
 * ``area``: ``floor`` (building floor area, column area_m2) or ``site`` (ground area of
   plazas and sports grounds, column site_area_m2).
 
+Travel mode (the distance kinds only, ``MODE_KINDS``): ``mode: ebike`` (absent = ``walk``) makes
+``threshold_min`` minutes by that mode; a ``threshold_m`` is a network distance, the same for
+every mode. Accepted names: :mod:`coverage.analysis.standards_kinds`.
+
 Public API
 ----------
-``validate_profile(raw, path, options=None) -> Profile``   a parsed profile mapping, checked
+``validate_profile(raw, path, options=None, modes=None) -> Profile``   a parsed profile, checked
 (reading the files: :mod:`coverage.io.profiles` ``load_profile`` / ``list_profiles``)
+``required_cutoffs(profile, speed)``        largest cut-off (flat-walking m) per (category, mode)
 ``required_thresholds_m(profile, speed)``   largest walking threshold (m) per category
 ``KIND_SPECS``                              the indicator kinds and what each accepts
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,71 +48,11 @@ from typing import Any
 from coverage.errors import InputError
 from coverage.labels import CATEGORIES
 
-DEFAULT_PROFILE = "national_14th"
-
-COMPARISONS = (">=", "<=", "==")
-UNITS = ("%", "m2/100hh", "m2/person", "count", "m2")
-APPLIES_TO = ("urban", "rural", "township", "all")
-FACILITY_LEVELS = ("community", "township", "any")
-AREA_FIELDS = ("floor", "site")
-REQUIRE = ("any", "all")
-
-#: Keys every indicator must have (and ``clause``, or the older free-text ``source``).
-REQUIRED_KEYS = ("id", "name_zh", "name_en", "kind", "target", "comparison", "unit",
-                 "applies_to", "categories")
-#: Keys an indicator may have; which kinds use each one is in KIND_SPECS.
-OPTIONAL_KEYS = ("threshold_min", "threshold_m", "min_area_m2", "min_covered_share",
-                 "share_target", "require", "facility_level", "subtypes", "exclude_subtypes", "area",
-                 "clause", "quote", "source", "target_by", "baseline", "note", "note_zh", "note_en")
-ALWAYS_OPTIONAL = ("clause", "quote", "source", "target_by", "baseline", "note", "note_zh",
-                   "note_en")
-
-PROFILE_REQUIRED = ("id", "name_zh", "name_en", "source", "period", "indicators")
-PROFILE_OPTIONAL = ("note", "not_encoded", "options")
-
-_COMMUNITY_TYPES = ("urban", "rural", "all")
-_TOWNSHIP_TYPES = ("township", "all", "urban", "rural")
-_COUNT = ("facility_level", "subtypes", "exclude_subtypes")
-_SELECT = _COUNT + ("area",)
-
-#: kind -> unit it reports in, applies_to values it accepts, whether it needs a walking
-#: threshold, which optional keys (besides ALWAYS_OPTIONAL) it uses, and the default
-#: facility level ("any" for the walking kinds: whoever is near a facility is served by it).
-KIND_SPECS: dict[str, dict[str, Any]] = {
-    "community_has_facility": dict(
-        unit="%", applies_to=_COMMUNITY_TYPES, threshold=False, level="community", optional=_COUNT,
-        doc="share of communities with a facility counted inside their boundary"),
-    "community_within_circle": dict(
-        unit="%", applies_to=_COMMUNITY_TYPES, threshold=True, level="any",
-        optional=("min_covered_share", "require"),
-        doc="share of communities where >= min_covered_share % (default 50) of the people reach a facility"),
-    "population_coverage": dict(
-        unit="%", applies_to=_COMMUNITY_TYPES, threshold=True, level="any", optional=("require",),
-        doc="covered population / population of the communities of the type"),
-    "area_per_100_households_inside": dict(
-        unit="m2/100hh", applies_to=_COMMUNITY_TYPES, threshold=False, level="community",
-        optional=("share_target",) + _SELECT, doc="facility area inside the community / households x 100"),
-    "area_per_100_households_2sfca": dict(
-        unit="m2/100hh", applies_to=_COMMUNITY_TYPES, threshold=True, level="community",
-        optional=("share_target",) + _SELECT, doc="two-step floating catchment area per 100 households"),
-    "facility_min_area": dict(
-        unit="%", applies_to=_COMMUNITY_TYPES, threshold=False, level="any",
-        optional=("min_area_m2",) + _SELECT, needs=("min_area_m2",),
-        doc="share of facilities (known area) with area >= min_area_m2"),
-    "township_has_facility": dict(
-        unit="%", applies_to=_TOWNSHIP_TYPES, threshold=False, level="township", optional=_COUNT,
-        doc="share of townships/streets with at least one facility counted"),
-    "township_within_circle": dict(
-        unit="%", applies_to=_TOWNSHIP_TYPES, threshold=True, level="any",
-        optional=("min_covered_share", "require"),
-        doc="share of townships where >= min_covered_share % of the people reach a facility"),
-    "per_capita_area": dict(
-        unit="m2/person", applies_to=_COMMUNITY_TYPES, threshold=False, level="any", optional=_SELECT,
-        doc="area of the facilities counted / population"),
-}
-KINDS = tuple(KIND_SPECS)
-#: the separator of cut pieces in a quote
-QUOTE_CUT = "……"
+from .standards_kinds import (  # noqa: F401  (re-exported: the profile vocabulary)
+    ALWAYS_OPTIONAL, APPLIES_TO, AREA_FIELDS, COMPARISONS, DEFAULT_MODE, DEFAULT_PROFILE,
+    FACILITY_LEVELS, KIND_SPECS, KINDS, MODE_KINDS, OPTIONAL_KEYS, PROFILE_OPTIONAL,
+    PROFILE_REQUIRED, QUOTE_CUT, REQUIRE, REQUIRED_KEYS, SELECT_KEYS, UNITS, check_mode,
+    key_not_used_why, packaged_subtypes)
 
 
 @dataclass(frozen=True)
@@ -128,6 +72,7 @@ class Indicator:
     quote: tuple[str, ...] = ()
     threshold_min: float | None = None
     threshold_m: float | None = None
+    mode: str = DEFAULT_MODE
     min_area_m2: float | None = None
     min_covered_share: float = 50.0
     share_target: float = 100.0
@@ -150,12 +95,18 @@ class Indicator:
         return self.note_en or self.note_zh
 
     def threshold_metres(self, speed_m_per_min: float) -> float | None:
-        """Walking threshold in metres: threshold_m if given, else threshold_min x speed."""
+        """The cut-off: threshold_m (network metres) if given, else threshold_min x walking speed
+        (flat-walking metres, the cost unit of every mode: coverage.core.modes)."""
         if self.threshold_m is not None:
             return float(self.threshold_m)
         if self.threshold_min is not None:
             return float(self.threshold_min) * float(speed_m_per_min)
         return None
+
+    @property
+    def is_distance(self) -> bool:
+        """True when the threshold is a network distance (threshold_m), the same for every mode."""
+        return self.threshold_m is not None
 
 
 @dataclass(frozen=True)
@@ -173,6 +124,7 @@ class Profile:
     not_encoded: tuple = field(default_factory=tuple)
     options: dict = field(default_factory=dict)        # option -> chosen value
     option_specs: dict = field(default_factory=dict)   # option -> {default, values: {v: {zh, en}}}
+    known_modes: tuple | None = None   # modes the caller knew besides the packaged ones (see check_mode)
     raw: Any = field(default=None, repr=False, compare=False)
 
     def indicator(self, indicator_id: str) -> Indicator:
@@ -183,15 +135,14 @@ class Profile:
 
     def with_options(self, options: dict | None = None, **kw) -> "Profile":
         """The same profile with some options chosen, e.g. ``with_options(region="ewn")``."""
-        return validate_profile(self.raw, self.path, {**self.options, **(options or {}), **kw})
+        return validate_profile(self.raw, self.path, {**self.options, **(options or {}), **kw},
+                                modes=self.known_modes)
 
-
-@functools.lru_cache(maxsize=None)
-def packaged_subtypes() -> dict[str, dict[str, str]]:
-    """{category: {sub-type key: Chinese label}} of the packaged keyword table."""
-    from coverage.io.categories import load_keyword_table
-    table = load_keyword_table()
-    return {c: {s.key: s.label_zh for s in r.subtypes} for c, r in table.categories.items()}
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The travel modes the indicators use ("walk" first when used)."""
+        used = {ind.mode for ind in self.indicators if ind.threshold_min or ind.threshold_m}
+        return tuple(sorted(used, key=lambda m: (m != DEFAULT_MODE, m)))
 
 
 def _err(path, problem, field_, fix):
@@ -226,10 +177,15 @@ def _options(raw, path: str, chosen: dict | None):
     return specs, values
 
 
-def validate_profile(raw: Any, path: str | Path = "<profile>", options: dict | None = None) -> Profile:
+def validate_profile(raw: Any, path: str | Path = "<profile>", options: dict | None = None,
+                     modes=None) -> Profile:
     """Validate a parsed profile mapping; return a Profile or raise InputError.
 
-    ``options`` chooses profile options ({"region": "ewn"}); unchosen ones take their default."""
+    ``options`` chooses profile options ({"region": "ewn"}); unchosen ones take their default.
+    ``modes``: travel-mode names the caller knows besides the packaged ones (the study's
+    analysis.modes); given, an indicator naming any other mode is an error; None (no study
+    yet), a well-formed unknown name only warns (see :mod:`coverage.analysis.standards_kinds`)."""
+    known_modes = None if modes is None else tuple(str(m) for m in modes)
     path = str(path)
     if not isinstance(raw, dict):
         raise _err(path, "profile must be a YAML mapping with keys " + ", ".join(PROFILE_REQUIRED),
@@ -263,7 +219,7 @@ def validate_profile(raw: Any, path: str | Path = "<profile>", options: dict | N
     seen: set[str] = set()
     indicators = []
     for i, item in enumerate(inds):
-        ind = _validate_indicator(item, i, path, specs, chosen)
+        ind = _validate_indicator(item, i, path, specs, chosen, known_modes)
         if ind.id in seen:
             raise _err(path, f"indicator id '{ind.id}' appears twice", f"indicators[{i}].id",
                        "give every indicator its own id")
@@ -272,7 +228,7 @@ def validate_profile(raw: Any, path: str | Path = "<profile>", options: dict | N
     return Profile(id=str(raw["id"]), name_zh=str(raw["name_zh"]), name_en=str(raw["name_en"]),
                    source=dict(src), period=str(raw["period"]), indicators=tuple(indicators),
                    path=path, note=raw.get("note"), not_encoded=tuple(not_encoded),
-                   options=chosen, option_specs=specs, raw=raw)
+                   options=chosen, option_specs=specs, known_modes=known_modes, raw=raw)
 
 
 def _is_number(x: Any) -> bool:
@@ -288,7 +244,8 @@ def _texts(v) -> list | None:
     return [s.strip() for s in v]
 
 
-def _validate_indicator(item: Any, i: int, path: str, specs: dict, chosen: dict) -> Indicator:
+def _validate_indicator(item: Any, i: int, path: str, specs: dict, chosen: dict,
+                        modes=None) -> Indicator:
     where = f"indicators[{i}]"
     if not isinstance(item, dict):
         raise _err(path, f"{where} must be a mapping of keys", where,
@@ -371,15 +328,13 @@ def _validate_indicator(item: Any, i: int, path: str, specs: dict, chosen: dict)
         allowed_optional |= {"threshold_min", "threshold_m"}
     for key in OPTIONAL_KEYS:
         if key in item and key not in allowed_optional:
-            why = (" (the walking kinds count every facility of the categories: their distances "
-                   "are per category)" if key in _SELECT and spec["threshold"] else "")
-            raise err(f"key '{key}' is not used by kind {kind}{why}", key,
+            raise err(f"key '{key}' is not used by kind {kind}{key_not_used_why(key, spec)}", key,
                       f"remove '{key}' (kind {kind} uses: " + (", ".join(sorted(allowed_optional)) or "none") + ")")
     if spec["threshold"]:
         has_min, has_m = item.get("threshold_min") is not None, item.get("threshold_m") is not None
         if has_min == has_m:
-            raise err("give exactly one of threshold_min (walking minutes) or threshold_m (metres)",
-                      "threshold_min", "e.g. threshold_min: 15")
+            raise err("give exactly one of threshold_min (minutes, on foot or by the indicator's "
+                      "mode) or threshold_m (network metres)", "threshold_min", "e.g. threshold_min: 15")
     for key in ("threshold_min", "threshold_m", "min_area_m2"):
         if item.get(key) is not None and (not _is_number(item[key]) or item[key] <= 0):
             raise err(f"{key} must be a positive number, got {item[key]!r}", key, f"e.g. {key}: 300")
@@ -397,6 +352,7 @@ def _validate_indicator(item: Any, i: int, path: str, specs: dict, chosen: dict)
     if "area" in item and item["area"] not in AREA_FIELDS:
         raise err(f"bad area {item['area']!r}", "area",
                   "use 'floor' (building floor area) or 'site' (ground area of plazas and grounds)")
+    mode = check_mode(item, modes, err, f"{path}: {label} (indicators[{i}].mode)")
     known = {s for c in cats for s in packaged_subtypes().get(c, {})}
     chosen_sub = {}
     for key in ("subtypes", "exclude_subtypes"):
@@ -422,17 +378,31 @@ def _validate_indicator(item: Any, i: int, path: str, specs: dict, chosen: dict)
     return Indicator(id=iid, name_zh=names["name_zh"].strip(), name_en=names["name_en"].strip(),
                      kind=kind, target=float(target), comparison=item["comparison"], unit=unit,
                      applies_to=item["applies_to"], categories=tuple(cats), clause=clause.strip(),
-                     quote=quote, facility_level=item.get("facility_level", spec["level"]),
+                     quote=quote, mode=mode, facility_level=item.get("facility_level", spec["level"]),
                      **chosen_sub, **opt)
 
 
-def required_thresholds_m(profile: Profile, speed_m_per_min: float) -> dict[str, float]:
-    """Largest walking threshold (metres) any indicator of the profile needs, per category."""
-    out: dict[str, float] = {}
+def required_cutoffs(profile: Profile, speed_m_per_min: float) -> dict[tuple[str, str], float]:
+    """Largest cut-off any indicator of the profile needs, per (category, mode), in flat-walking
+    metres (minutes x walking speed, the cost unit of every mode: coverage.core.modes).
+
+    Walking indicators (and the 2SFCA catchments) count under mode "walk". A network distance
+    (threshold_m, e.g. 十里 = 5 km) also counts under "walk": it is read from the walking
+    network's metres (``dist_{cat}_flat`` when a DEM is given, else ``dist_{cat}``), so the
+    search for those columns must reach it."""
+    out: dict[tuple[str, str], float] = {}
     for ind in profile.indicators:
         t = ind.threshold_metres(speed_m_per_min)
         if t is None:
             continue
         for c in ind.categories:
-            out[c] = max(out.get(c, 0.0), t)
+            key = (c, ind.mode)
+            out[key] = max(out.get(key, 0.0), t)
     return dict(sorted(out.items()))
+
+
+def required_thresholds_m(profile: Profile, speed_m_per_min: float) -> dict[str, float]:
+    """Largest walking threshold (metres) any indicator of the profile needs, per category
+    (indicators by another mode left out: see :func:`required_cutoffs`)."""
+    return {c: t for (c, m), t in required_cutoffs(profile, speed_m_per_min).items()
+            if m == DEFAULT_MODE}

@@ -38,11 +38,14 @@ def _resolve(name_or_path: str | Path) -> Path:
                          + ") or the path of your own profile YAML")
 
 
-def load_profile(name_or_path: str | Path = DEFAULT_PROFILE, options: dict | None = None) -> Profile:
+def load_profile(name_or_path: str | Path = DEFAULT_PROFILE, options: dict | None = None,
+                 modes=None) -> Profile:
     """Load and validate a profile by packaged id or path; raises InputError on any mistake.
 
     ``options`` chooses the profile's options (e.g. ``{"region": "ewn"}`` for Guangdong's
-    east/west/north figures); an option not chosen takes the default written in the profile."""
+    east/west/north figures); an option not chosen takes the default written in the profile.
+    ``modes``: the study's own travel-mode names (analysis.modes) besides the packaged ones; given,
+    an indicator naming another mode is an error; None, a well-formed unknown mode only warns."""
     path = _resolve(name_or_path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -52,10 +55,10 @@ def load_profile(name_or_path: str | Path = DEFAULT_PROFILE, options: dict | Non
     except UnicodeDecodeError:
         raise InputError("profile is not UTF-8 text", file=path,
                          fix="save the file as UTF-8") from None
-    return validate_profile(raw, path, options)
+    return validate_profile(raw, path, options, modes=modes)
 
 
-def resolve_profile(name_or_path, *, base=".", file=None, options=None) -> str:
+def resolve_profile(name_or_path, *, base=".", file=None, options=None, modes=None) -> str:
     """Check a profile setting before any work: a packaged id stays an id, a path becomes absolute
     (relative to the YAML's folder), and the profile is loaded once so that a mistake in it stops
     the run now (also a wrong ``options`` value). Returns the id or the absolute path."""
@@ -65,7 +68,7 @@ def resolve_profile(name_or_path, *, base=".", file=None, options=None) -> str:
         p = Path(base) / p
         s = str(p)
     try:
-        load_profile(s, options)
+        load_profile(s, options, modes=modes)
     except InputError as exc:
         chosen = ("is not one of" in exc.problem or "has no option" in exc.problem)
         if options and exc.field and exc.field.startswith("options") and chosen:
