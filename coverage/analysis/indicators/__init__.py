@@ -7,8 +7,18 @@ one row per (indicator, unit) where a unit is the whole study area ("area"), a t
 level, unit_id, unit_name, indicator_id, name_zh, name_en, measure, value, unit, target,
 comparison, met (True/False/None), gap (planner units), gap_unit, status (the machine code
 "measured" or "not measurable: <missing field>"), status_zh, note (English), note_zh, clause
-(the plan clause), kind, applies_to. The indicator's own reading of the plan (the profile's
-note_zh / note_en: e.g. 100 % where the plan says 全覆盖) leads the note of its area rows.
+(the plan clause), kind, applies_to, mode (the travel mode: "walk" unless the indicator names
+another). The indicator's own reading of the plan (the profile's note_zh / note_en: e.g. 100 %
+where the plan says 全覆盖) leads the note of its area rows, followed by the mode when it is not
+walking ("按电动自行车30分钟计"), unless the reading already says so.
+
+Distances (the demand table's columns, per category; all in flat-walking metres, the cost unit
+of every mode, :mod:`coverage.core.modes`): a threshold in minutes on foot reads ``dist_{cat}``
+(the walking cost, sloped when the study has a DEM) against minutes x ``speed_m_per_min``; in
+minutes by another mode (``mode: ebike``) it reads ``dist_{cat}_by_{mode}`` against the same
+cut-off; a network distance (``threshold_m``, e.g. 十里 = 5 km) reads ``dist_{cat}_flat`` when
+present (flat network metres: slope changes time, not metres), else ``dist_{cat}``. A missing
+column makes the indicator "not measurable: distances by <mode>" (or ": dist_<cat> (demand)").
 
 Which facilities count (see :mod:`coverage.analysis.standards`): the indicator's categories,
 then its ``subtypes`` (儿童之家 = children_home, not a kindergarten; when no facility of the
@@ -31,7 +41,8 @@ community_has_facility
     township/area: % of communities of the type with at least one. Gap: communities.
 community_within_circle
     a community is *reached* when at least ``min_covered_share`` % (default 50) of its
-    population (its demand points) is within the walking threshold of a facility. Community
+    population (its demand points) is within the threshold of a facility (on foot, or by the
+    indicator's mode). Community
     row: the covered population share vs min_covered_share (gap: people); township/area: %
     of reached communities vs target (gap: communities). Communities without population
     are left out of the share and reported.
@@ -61,7 +72,7 @@ township_within_circle
 per_capita_area
     area of the facilities counted inside the communities / population (m2/person).
 
-The walking kinds (population_coverage, *_within_circle) count every facility of the
+The distance kinds (population_coverage, *_within_circle) count every facility of the
 categories: distances are per category.
 Population of a community = the sum of its demand points (so numerators and denominators
 come from one source); communities.population is used only when ``demand`` is None.
@@ -87,7 +98,7 @@ from ._count import community_has_facility, township_has_facility
 from ._inputs import NO_TOWNSHIP, Inputs, norm_level
 from ._rows import AREA_ID, AREA_NAME, COLUMNS, LEVELS, append_note
 from ._text import (GAP_UNIT_ZH, MEASURED, NM_AREA, NM_DEMAND, NM_HH, NM_LEVEL, NM_NO_COMMUNITY,
-                    NM_NO_HH, NM_POP, NM_SITE, NM_SUBTYPE, UNIT_ZH, T)
+                    NM_NO_HH, NM_POP, NM_SITE, NM_SUBTYPE, UNIT_ZH, T, by_mode, join)
 
 __all__ = ["evaluate", "EVALUATORS", "COLUMNS", "LEVELS", "AREA_ID", "AREA_NAME", "NO_TOWNSHIP",
            "MEASURED", "NM_AREA", "NM_SITE", "NM_HH", "NM_NO_HH", "NM_POP", "NM_LEVEL", "NM_SUBTYPE",
@@ -109,15 +120,20 @@ assert set(EVALUATORS) == set(KIND_SPECS), "every kind in standards.KIND_SPECS n
 
 def evaluate(profile: Profile, communities: pd.DataFrame, facilities: pd.DataFrame,
              demand: pd.DataFrame | None, catchments: dict | None,
-             speed_m_per_min: float) -> pd.DataFrame:
+             speed_m_per_min: float, modes: dict | None = None) -> pd.DataFrame:
     """Evaluate every indicator of ``profile`` (a validated Profile, see
-    :func:`coverage.io.profiles.load_profile`); see module doc."""
+    :func:`coverage.io.profiles.load_profile`); see module doc. ``modes`` ({name: ModeSpec},
+    optional: the study's modes) only names the modes in notes (label_zh / label_en); the
+    packaged labels are used without it."""
     if not isinstance(profile, Profile):
         raise TypeError("evaluate() takes a Profile: load it with coverage.io.profiles.load_profile")
-    st = Inputs(communities, facilities, demand, catchments, speed_m_per_min)
+    st = Inputs(communities, facilities, demand, catchments, speed_m_per_min, modes)
     frames = []
     for order, ind in enumerate(profile.indicators):
         reading = T(ind.note_zh or "", ind.note_en or "")
+        mode = by_mode(ind, modes)
+        if mode and mode.zh not in reading.zh:
+            reading = join(reading, mode)
         for r in EVALUATORS[ind.kind](ind, st):
             r = r.copy()
             if reading and (r["level"] == "area").all():

@@ -1,9 +1,12 @@
-"""Walking-access kinds: population_coverage, community_within_circle, township_within_circle."""
+"""Distance kinds (on foot or by the indicator's mode): population_coverage,
+community_within_circle, township_within_circle."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from coverage.core.modes import mode_label
 
 from ._count import township_gap_unit, townships_of
 from ._rows import (AREA_ID, AREA_NAME, _TOL, agg_share, append_note, frame, gap, no_units,
@@ -58,9 +61,11 @@ def population_coverage(ind, st):
     return rows
 
 
-def _reached(ind) -> T:
+def _reached(ind, st) -> T:
     s = f"{ind.min_covered_share:g}"
-    return T(f"步行可达（至少{s}%居民在范围内）", f"reached (>= {s}% of residents within the circle)")
+    how = ("" if ind.is_distance else "步行" if ind.mode == "walk"
+           else mode_label(ind.mode, "zh", st.modes) + "出行")
+    return T(f"{how}可达（至少{s}%居民在范围内）", f"reached (>= {s}% of residents within the circle)")
 
 
 def community_within_circle(ind, st):
@@ -76,7 +81,7 @@ def community_within_circle(ind, st):
     share = (100.0 * c / p.where(p > 0)).astype(float)
     reached = share >= ind.min_covered_share - _TOL
     rows = agg_share(ind, units(sel), reached, p > 0, word, "communities", ind.target,
-                     "share_of_communities", _reached(ind))
+                     "share_of_communities", _reached(ind, st))
     rows.append(_share_rows(ind, "community", sel.index, sel["name"], c, p, ind.min_covered_share, ">="))
     return rows
 
@@ -96,7 +101,7 @@ def township_within_circle(ind, st):
     share = (100.0 * c / p.where(p > 0)).astype(float)
     reached = share >= ind.min_covered_share - _TOL
     rows = agg_share(ind, [("area", AREA_ID, AREA_NAME, p.index)], reached, p > 0, word, gap_unit,
-                     ind.target, "share_of_townships", _reached(ind))
+                     ind.target, "share_of_townships", _reached(ind, st))
     rows.append(_share_rows(ind, "township", towns, towns, c, p, ind.min_covered_share, ">="))
     return rows
 

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 
 from coverage.analysis.coverage import covered
-from coverage.analysis.standards import Indicator, packaged_subtypes
+from coverage.analysis.standards import DEFAULT_MODE, Indicator, packaged_subtypes
 from coverage.errors import InputError
 
-from ._text import (EMPTY, NM_DEMAND, NM_LEVEL, NM_SUBTYPE, T, join, nm_distances, status)
+from ._text import (EMPTY, NM_DEMAND, NM_LEVEL, NM_SUBTYPE, T, join, nm_distances,
+                    nm_mode_distances, status)
 
 NO_TOWNSHIP = "(no township)"
 
@@ -55,11 +56,12 @@ def norm_level(v) -> str | None:
 class Inputs:
     """Communities, facilities, demand points and catchments, checked and aligned."""
 
-    def __init__(self, communities, facilities, demand, catchments, speed):
+    def __init__(self, communities, facilities, demand, catchments, speed, modes=None):
         if not (isinstance(speed, (int, float)) and speed > 0):
             raise InputError(f"walking speed must be a positive number, got {speed!r}",
                              field="speed_m_per_min", fix="e.g. 80 (metres per minute)")
         self.speed = float(speed)
+        self.modes = modes or {}     # {name: ModeSpec}: labels of the study's own modes
         self._communities(communities)
         self._demand(demand, communities)
         self.com = self.com.sort_values("community_id", kind="stable").reset_index(drop=True)
@@ -217,20 +219,39 @@ class Inputs:
     def area_column(self, ind: Indicator) -> str:
         return "site_area_m2" if ind.area == "site" else "area_m2"
 
+    def distance_columns(self, ind: Indicator) -> list[str]:
+        """The demand columns an indicator reads, one per category.
+
+        Minutes on foot: ``dist_{cat}`` (the walking cost, sloped when the study has a DEM);
+        minutes by another mode: ``dist_{cat}_by_{mode}`` (its cost, in flat-walking metres); a
+        network distance (threshold_m): ``dist_{cat}_flat`` when present (the flat network metres
+        of a study with a DEM: slope changes time, not metres), else ``dist_{cat}``."""
+        if ind.is_distance:
+            cols = self.demand.columns if self.demand is not None else ()
+            return [f"dist_{c}_flat" if f"dist_{c}_flat" in cols else f"dist_{c}"
+                    for c in ind.categories]
+        if ind.mode == DEFAULT_MODE:
+            return [f"dist_{c}" for c in ind.categories]
+        return [f"dist_{c}_by_{ind.mode}" for c in ind.categories]
+
     def covered(self, ind: Indicator):
-        """Boolean array over demand points: within the threshold (any/all categories)."""
+        """Boolean array over demand points: within the threshold (any/all categories), on foot
+        or by the indicator's mode (:meth:`distance_columns`)."""
         if self.demand is None:
             return None, status(NM_DEMAND)
         thr = ind.threshold_metres(self.speed)
-        cols = [f"dist_{c}" for c in ind.categories]
+        cols = self.distance_columns(ind)
         missing = [c for c in cols if c not in self.demand.columns]
         if missing:
+            if ind.mode != DEFAULT_MODE and not ind.is_distance:
+                return None, nm_mode_distances(ind.mode, missing, self.modes)
             return None, nm_distances(missing)
         d = np.column_stack([pd.to_numeric(self.demand[c], errors="coerce").to_numpy(float)
                              for c in cols])
         if np.isnan(d).any():
             col = cols[int(np.where(np.isnan(d).any(axis=0))[0][0])]
-            raise InputError("walking distance is empty for some demand points", file="demand",
+            what = "walking distance" if ind.mode == DEFAULT_MODE else f"travel cost by {ind.mode}"
+            raise InputError(f"{what} is empty for some demand points", file="demand",
                              field=col, fix="unreachable points must carry inf, not an empty value")
         within = covered(d, thr)
         cov = within.all(axis=1) if ind.require == "all" else within.any(axis=1)

@@ -12,7 +12,7 @@ from ._text import (EMPTY, MEASURED, OK, T, join, k_of_n, left_out, lower_bound,
 
 COLUMNS = ["level", "unit_id", "unit_name", "indicator_id", "name_zh", "name_en", "measure",
            "value", "unit", "target", "comparison", "met", "gap", "gap_unit", "status",
-           "status_zh", "note", "note_zh", "clause", "kind", "applies_to"]
+           "status_zh", "note", "note_zh", "clause", "kind", "applies_to", "mode"]
 LEVELS = ("area", "township", "community")
 AREA_ID = "all"
 AREA_NAME = "研究范围"
@@ -73,7 +73,7 @@ def frame(ind: Indicator, level, unit_id, unit_name, *, measure, value, unit, ta
         "met": pd.Series(met_arr, dtype=object), "gap": gap, "gap_unit": gap_unit,
         "status": code, "status_zh": np.array([s.zh for s in st], object),
         "note": np.array([t.en for t in nt], object), "note_zh": np.array([t.zh for t in nt], object),
-        "clause": ind.clause, "kind": ind.kind, "applies_to": ind.applies_to})
+        "clause": ind.clause, "kind": ind.kind, "applies_to": ind.applies_to, "mode": ind.mode})
 
 
 def append_note(df: pd.DataFrame, text: T, first: bool = False) -> None:

@@ -83,6 +83,25 @@ def nm_distances(cols) -> T:
     return T(f"无法测算：缺少步行距离 {c}", f"not measurable: {c} (demand)")
 
 
+def nm_mode_distances(mode: str, cols, modes=None) -> T:
+    """Not measurable: the demand table has no travel costs by ``mode``."""
+    from coverage.core.modes import mode_label
+    c = ", ".join(cols)
+    return T(f"无法测算：缺少按{mode_label(mode, 'zh', modes)}计的出行距离（{c}）",
+             f"not measurable: distances by {mode} ({c})")
+
+
+def by_mode(ind, modes=None) -> T:
+    """"按电动自行车30分钟计" / "30 minutes by e-bike": the mode of a timed indicator not on foot
+    (EMPTY for walking and for a network distance, which is the same for every mode)."""
+    from coverage.core.modes import mode_label
+    if ind.mode == "walk" or ind.threshold_min is None:
+        return EMPTY
+    m = f"{ind.threshold_min:g}"
+    return T(f"按{mode_label(ind.mode, 'zh', modes)}{m}分钟计",
+             f"{m} minutes by {mode_label(ind.mode, 'en', modes)}")
+
+
 def nm_catchments(cats) -> T:
     c = ", ".join(cats)
     return T(f"无法测算：缺少服务范围（catchments of {c}）", f"not measurable: catchments of {c}")
