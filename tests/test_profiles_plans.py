@@ -36,6 +36,8 @@ County (speed 80 m/min: 10 min = 800 m, 15 min = 1200 m, 30 min = 2400 m):
     culture               300   700   900   400  4000  6000
     education             400   600  1000  1500   inf   inf
     health                100  1100  1100   500  1300   inf
+    commerce by e-bike    160   320   416   640   832   inf   (flat-walking metres: the walk
+                                                              x 4.8/15 km/h on ordinary roads)
   comprehensive catchments: C1 u1a 100, u1b 1300, u2 500; C2 u1a 150, u1b 1250, u2 600;
     C3 u1a 700, u2 200; C4 r1 300, r2 2000; C5 r1 2500, r2 50; C6 u1a 800, u2 100; C7 r3 100
 
@@ -64,7 +66,8 @@ Hand answers
   rural 0%
   walking: fitness 15 min u1a u1b u2 r1 = 900/1100; urban commerce 15 min u1a u1b = 400/600;
   urban culture 10 min u1a u1b = 400/600; rural culture 5 km r1 r2 = 400/500; education 15 min
-  u1a u1b u2 = 600/1100; rural commerce 30 min r1 = 300/500
+  u1a u1b u2 = 600/1100; rural commerce 30 min by e-bike (Guangdong's 半个小时生活圈, cut-off
+  30 x 80 = 2400 flat-walking metres) r1 r2 = 400/500 (on foot it would be r1 only: 300/500)
   Leshan basic public service circle (comprehensive, health, culture, education all within
   1200 m): u1a, u2 = 500/600; Yunnan's circle adds commerce: u2 (1300 m) drops -> 300/600
 """
@@ -134,7 +137,8 @@ def county():
         "dist_commerce": [500, 1000, 1300, 2000, 2600, INF],
         "dist_culture": [300, 700, 900, 400, 4000, 6000],
         "dist_education": [400, 600, 1000, 1500, INF, INF],
-        "dist_health": [100, 1100, 1100, 500, 1300, INF]})
+        "dist_health": [100, 1100, 1100, 500, 1300, INF],
+        "dist_commerce_by_ebike": [160, 320, 416, 640, 832, INF]})
     #        u1a   u1b    u2    r1    r2    r3
     comp = [[100, 1300, 500, INF, INF, INF],      # C1
             [150, 1250, 600, INF, INF, INF],      # C2
@@ -213,7 +217,7 @@ HAND = {
         "sports_area_per_capita": 1400 / 1100, "culture_circle_urban_10min": 200 / 3,
         "culture_circle_rural_10li": 80, "learning_circle_15min": 600 / 11,
         "fitness_circle_15min": 900 / 11, "life_circle_urban_15min": 200 / 3,
-        "life_circle_rural_30min": 60},
+        "life_circle_rural_30min": 80},
 }
 
 
@@ -325,8 +329,9 @@ def test_yunnan_service_circle_includes_commerce_leshan_does_not():
 def test_tool_readings_lead_the_area_note_in_chinese():
     df = run("guangdong_13th")
     r = area(df, "life_circle_rural_30min")
-    assert r.note_zh.startswith("规划未给出百分比") and "步行30分钟" in r.note_zh
+    assert r.note_zh.startswith("规划未给出百分比") and "电动自行车30分钟" in r.note_zh
     assert "本工具解读" in area(df, "fitness_circle_15min").note_zh
     # community rows carry the counts only
     c = unit(df, "life_circle_rural_30min", "community", "R1")
     assert "本工具" not in c.note_zh and c.note_zh == "300人中300人在范围内"
+    assert (df[df.indicator_id == "life_circle_rural_30min"]["mode"] == "ebike").all()

@@ -11,7 +11,7 @@ import yaml
 from coverage import CATEGORIES
 from coverage.errors import InputError
 from coverage.io.profiles import PROFILE_DIR, list_profiles, load_profile
-from coverage.analysis.standards import (KIND_SPECS,
+from coverage.analysis.standards import (KIND_SPECS, required_cutoffs,
                                 required_thresholds_m, validate_profile)
 from coverage.analysis import indicators
 
@@ -78,8 +78,12 @@ def test_required_thresholds_are_the_largest_per_category():
     gd = load_profile("guangdong_13th")
     t = required_thresholds_m(gd, 80)
     assert t["culture"] == 5000          # 十里 beats the 10-minute urban circle (800 m)
-    assert t["commerce"] == 30 * 80      # half-hour rural circle beats 15 minutes
+    assert t["commerce"] == 15 * 80      # the half-hour rural circle is by e-bike, not on foot
     assert t["fitness"] == 15 * 80
+    c = required_cutoffs(gd, 80)
+    assert c[("commerce", "ebike")] == 30 * 80 and c[("commerce", "walk")] == 15 * 80
+    assert c[("culture", "walk")] == 5000
+    assert t == {cat: v for (cat, m), v in c.items() if m == "walk"}
 
 
 def test_every_kind_has_an_evaluator():
