@@ -10,6 +10,7 @@ byte-identical; the GeoPackages identical in content).
     .venv/bin/python scripts/make_county.py                       # full county into out/county (~25 s)
     .venv/bin/python scripts/make_county.py --scale 0.1 --out out/county_s01
     .venv/bin/python -m coverage run --config out/county/study.yaml --out out/county_run
+    .venv/bin/python scripts/make_county.py --dem                 # + dem.tif and study_dem.yaml (slope)
 
 Placement (made up): the county is centred on 114.25 E, 27.35 N and drawn in EPSG:4547 (CGCS2000 /
 3-degree Gauss-Krueger, central meridian 114 E, metres). The Helsinki streets are projected to UTM 35N
@@ -61,6 +62,13 @@ Outputs in ``--out`` (default out/county):
   facilities.csv    id, name, category, level (township/community), area_m2, lon, lat (WGS84), UTF-8 BOM
   study.yaml        the study for ``python -m coverage run`` (network.source: roads)
   county_stats.json the figures printed at the end
+  with ``--dem``:
+  dem.tif           a SYNTHETIC mountain terrain (made up, not measured): EPSG:4326, 1 arc-second cells
+                    (the SRTM / Copernicus GLO-30 grid), float32 metres, nodata -9999; valley floor 180 m,
+                    mountains of 120-520 m and hills of 10-60 m as seeded Gaussian bumps (each at most
+                    15 % steep), the towns in basins (see build_dem); its own generator, so the county is
+                    the same with or without it
+  study_dem.yaml    study.yaml with ``network.dem: dem.tif`` (and its own output folder)
 """
 
 from __future__ import annotations
@@ -104,6 +112,19 @@ VILLAGE_R = (40.0, 85.0)
 VILLAGE_CLEAR_M = 400.0              # no village this close to a town
 DIFFUSE_DECAY_M, DIFFUSE_MAX_M = 180.0, 450.0
 MOTORWAY_CLASSES = ("motorway", "motorway_link")
+
+#: synthetic DEM (``--dem``): a mountain county (see build_dem)
+DEM_CELL_DEG = 1.0 / 3600.0          # 1 arc-second: the SRTM / Copernicus GLO-30 grid
+DEM_NODATA = -9999.0
+DEM_MARGIN_M = 1000.0                # around the county outline
+DEM_FLOOR_M = 180.0                  # valley floor elevation
+DEM_RIDGES_PER_KM2 = 1 / 25          # mountains: h 120-520 m, spread 900-2,800 m
+DEM_RIDGE_H, DEM_RIDGE_SD = (120.0, 520.0), (900.0, 2800.0)
+DEM_HILLS_PER_KM2 = 1 / 4            # hills: h 10-60 m, spread 150-450 m
+DEM_HILL_H, DEM_HILL_SD = (10.0, 60.0), (150.0, 450.0)
+DEM_MAX_H_OVER_SD = 0.25             # each bump steepest at h / sd x 0.61 <= 15 %
+DEM_RIDGE_CLEAR = 1.5                # a mountain's top at least 1.5 spreads from any town
+DEM_BASIN_DEPTH = 0.85               # hill relief kept at a town's centre: 15 %
 
 CATEGORIES = ("comprehensive", "elderly_care", "health", "fitness", "culture", "education",
               "childcare", "commerce")
@@ -668,6 +689,110 @@ def build_county(scale: float = 1.0, seed: int = SEED, source: Path = SOURCE_PBF
 
 
 # --------------------------------------------------------------------------------------------
+# DEM (--dem): a synthetic mountain county
+# --------------------------------------------------------------------------------------------
+
+def build_dem(c, seed: int):
+    """A synthetic elevation model over the county (made up: no real terrain), like a DEM a
+    planner would get: EPSG:4326, 1 arc-second cells (SRTM / Copernicus GLO-30), float32 metres.
+
+    z = DEM_FLOOR_M + sum of mountains + basin(x, y) x sum of hills, Gaussian bumps at seeded
+    places (their own generator, seeded from ``seed``: the county itself is unchanged by --dem),
+    heights and spreads drawn from the DEM_* ranges with h / spread <= DEM_MAX_H_OVER_SD. The towns
+    lie in valleys: a mountain's top is at least DEM_RIDGE_CLEAR spreads from every town, and the
+    hills are flattened near the towns by basin = 1 - DEM_BASIN_DEPTH x max over towns of
+    exp(-d^2 / (2 R^2)), R = 1.2 x the town's equivalent radius + 500 m (only the hills: damping a
+    mountain would steepen its foot), so town streets are gentler than village roads."""
+    rng = np.random.default_rng([seed, 14])
+    outline = c["outline"]
+    x0, y0, x1, y1 = outline.bounds
+    area_km2 = outline.area / 1e6
+    ring = shapely.get_coordinates(shapely.segmentize(shapely.box(x0, y0, x1, y1).buffer(DEM_MARGIN_M).exterior,
+                                                      500.0))
+    lon, lat = TO_LONLAT.transform(ring[:, 0], ring[:, 1])
+    lon0 = math.floor(lon.min() / DEM_CELL_DEG) * DEM_CELL_DEG
+    lat1 = math.ceil(lat.max() / DEM_CELL_DEG) * DEM_CELL_DEG
+    ncol = int(math.ceil((lon.max() - lon0) / DEM_CELL_DEG))
+    nrow = int(math.ceil((lat1 - lat.min()) / DEM_CELL_DEG))
+    cl, rl = np.meshgrid(lon0 + (np.arange(ncol) + 0.5) * DEM_CELL_DEG, lat1 - (np.arange(nrow) + 0.5) * DEM_CELL_DEG)
+    MX, MY = TO_METRIC.transform(cl.ravel(), rl.ravel())
+    MX, MY = np.asarray(MX).reshape(nrow, ncol), np.asarray(MY).reshape(nrow, ncol)
+    lat_c = math.radians((lat.min() + lat.max()) / 2)
+    m_per_col = DEM_CELL_DEG * 111_320.0 * math.cos(lat_c)
+    m_per_row = DEM_CELL_DEG * 110_574.0
+    towns = shapely.union_all(c["foot"])
+    bumps = []
+    for per_km2, (h0, h1), (s0, s1), clear in ((DEM_RIDGES_PER_KM2, DEM_RIDGE_H, DEM_RIDGE_SD, DEM_RIDGE_CLEAR),
+                                               (DEM_HILLS_PER_KM2, DEM_HILL_H, DEM_HILL_SD, 0.0)):
+        k = max(3, int(round(area_km2 * per_km2)))
+        m = 6 * k                                 # candidates; mountains keep clear of the towns
+        bx, by = rng.uniform(x0, x1, m), rng.uniform(y0, y1, m)
+        sd = rng.uniform(s0, s1, m)
+        h = np.minimum(rng.uniform(h0, h1, m), DEM_MAX_H_OVER_SD * sd)
+        ok = np.flatnonzero(shapely.distance(shapely.points(bx, by), towns) >= clear * sd)[:k]
+        bumps.append(np.c_[bx[ok], by[ok], h[ok], sd[ok]])
+    relief = [np.zeros((nrow, ncol)), np.zeros((nrow, ncol))]
+    for kind, b in enumerate(bumps):
+        for bx, by, h, sd in b:
+            _add_bump(relief[kind], MX, MY, bx, by, h, sd, lon0, lat1, m_per_col, m_per_row)
+    near = np.zeros((nrow, ncol))
+    for (sx, sy), f in zip(c["seats"], c["foot"]):
+        R = 1.2 * math.sqrt(f.area / math.pi) + 500.0
+        near = np.maximum(near, np.exp(-((MX - sx) ** 2 + (MY - sy) ** 2) / (2 * R * R)))
+    z = DEM_FLOOR_M + relief[0] + (1.0 - DEM_BASIN_DEPTH * near) * relief[1]
+    z = (np.round(z * 100.0) / 100.0).astype(np.float32)
+    from rasterio.transform import from_origin
+    transform = from_origin(lon0, lat1, DEM_CELL_DEG, DEM_CELL_DEG)
+    stats = {"crs": RASTER_CRS, "cell_arcsec": 1, "rows": nrow, "cols": ncol,
+             "elevation_m": [round(float(z.min()), 1), round(float(z.max()), 1)],
+             "mountains": int(len(bumps[0])), "hills": int(len(bumps[1]))}
+    stats.update(road_grades(c, z, lon0, lat1))
+    return dict(array=z, transform=transform, stats=stats)
+
+
+def _add_bump(relief, MX, MY, bx, by, h, sd, lon0, lat1, m_per_col, m_per_row):
+    """Add one Gaussian bump to ``relief`` in place, on the cells within 4.4 spreads of its top."""
+    # only the cells within 4.4 spreads (the bump is < 0.01 % of its height beyond)
+    nrow, ncol = relief.shape
+    blo, bla = TO_LONLAT.transform(bx, by)
+    cc, rr = (blo - lon0) / DEM_CELL_DEG, (lat1 - bla) / DEM_CELL_DEG
+    wc, wr = 4.4 * sd / m_per_col, 4.4 * sd / m_per_row
+    c0, c1 = max(int(cc - wc), 0), min(int(cc + wc) + 1, ncol)
+    r0, r1 = max(int(rr - wr), 0), min(int(rr + wr) + 1, nrow)
+    if c0 < c1 and r0 < r1:
+        d2 = (MX[r0:r1, c0:c1] - bx) ** 2 + (MY[r0:r1, c0:c1] - by) ** 2
+        relief[r0:r1, c0:c1] += h * np.exp(-d2 / (2 * sd * sd))
+
+
+def road_grades(c, z, lon0, lat1):
+    """Grades along the roads (pieces of about one cell, elevation bilinear between cell centres),
+    by length: the figures of county_stats.json["dem"]."""
+    from scipy.ndimage import map_coordinates
+    geom = c["GEOM"]
+    length = shapely.length(geom)
+    n = np.maximum(1, np.ceil(length / 30.0)).astype(np.int64)
+    e = np.repeat(np.arange(len(geom)), n + 1)
+    j = np.arange(len(e)) - np.repeat(np.cumsum(n + 1) - (n + 1), n + 1)
+    pts = shapely.line_interpolate_point(geom[e], j / n[e], normalized=True)
+    lo, la = TO_LONLAT.transform(shapely.get_x(pts), shapely.get_y(pts))
+    zz = map_coordinates(z.astype(np.float64), [(lat1 - np.asarray(la)) / DEM_CELL_DEG - 0.5,
+                                                (np.asarray(lo) - lon0) / DEM_CELL_DEG - 0.5], order=1, mode="nearest")
+    last = np.cumsum(n + 1) - 1
+    first = np.delete(np.arange(len(zz)), last)
+    pe = e[first]
+    dx = length[pe] / n[pe]
+    g = np.abs(zz[first + 1] - zz[first]) / np.where(dx > 0, dx, np.inf)
+    out = {"road_max_grade": round(float(g.max()), 4) if len(g) else 0.0,
+           "road_share_over_10pct": round(float(dx[g > 0.10].sum() / dx.sum()), 4) if len(g) else 0.0}
+    # by where the piece starts: in a town (county seat, town seats) or out in the villages
+    in_town = shapely.contains_xy(shapely.union_all(c["foot"]), shapely.get_x(pts[first]), shapely.get_y(pts[first]))
+    for label, sel in (("town_streets", in_town), ("rural", ~in_town)):
+        out[f"{label}_mean_grade"] = round(float((g[sel] * dx[sel]).sum() / max(dx[sel].sum(), 1e-9)), 4)
+        out[f"{label}_share_over_10pct"] = round(float(dx[sel & (g > 0.10)].sum() / max(dx[sel].sum(), 1e-9)), 4)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # Population raster
 # --------------------------------------------------------------------------------------------
 
@@ -1045,6 +1170,7 @@ network:
   # being fixed). Rebuild with --tolerance 1 to test the fix.
   tolerance_m: {tol}
   max_snap_m: 300
+  # dem: dem.tif                 # slope-aware walking: rebuild with --dem (writes dem.tif, study_dem.yaml)
 analysis:
   walk_speed_kmh: 4.0
   breaks_min: [5, 10, 15]
@@ -1062,12 +1188,12 @@ output:
 """
 
 
-def write_all(out: Path, county, pop, comm, fac, *, scale, seed, tolerance, t_start):
+def write_all(out: Path, county, pop, comm, fac, *, scale, seed, tolerance, t_start, dem=None):
     import pyogrio
     import rasterio
     out.mkdir(parents=True, exist_ok=True)
     for name in ("roads.gpkg", "communities.gpkg", "facilities.csv", "population.tif", "study.yaml",
-                 "county_stats.json"):
+                 "county_stats.json", "dem.tif", "study_dem.yaml"):
         (out / name).unlink(missing_ok=True)   # a GeoPackage written over keeps its old size
     pyogrio.write_dataframe(county["roads"], out / "roads.gpkg", layer="roads", driver="GPKG")
     pyogrio.write_dataframe(comm[["code", "name", "township", "type", "households", "geometry"]],
@@ -1085,9 +1211,23 @@ def write_all(out: Path, county, pop, comm, fac, *, scale, seed, tolerance, t_st
     except ValueError:
         folder = "run"
     tol = f"{tolerance:g}"
-    (out / "study.yaml").write_text(STUDY_YAML.format(seed=seed, scale=f"{scale:g}", lon=CENTRE_LONLAT[0],
-                                                      lat=CENTRE_LONLAT[1], crs=METRIC_CRS, tol=tol,
-                                                      folder=folder), encoding="utf-8")
+    study = STUDY_YAML.format(seed=seed, scale=f"{scale:g}", lon=CENTRE_LONLAT[0], lat=CENTRE_LONLAT[1],
+                              crs=METRIC_CRS, tol=tol, folder=folder)
+    (out / "study.yaml").write_text(study, encoding="utf-8")
+    if dem is not None:
+        z = dem["array"]
+        with rasterio.open(out / "dem.tif", "w", driver="GTiff", height=z.shape[0], width=z.shape[1], count=1,
+                           dtype="float32", crs=RASTER_CRS, transform=dem["transform"], nodata=DEM_NODATA,
+                           compress="deflate", predictor=3, tiled=True, blockxsize=256, blockysize=256) as dst:
+            dst.write(z, 1)
+            dst.update_tags(SOURCE="synthetic mountain terrain, scripts/make_county.py --dem (not measured)",
+                            UNITS="metre")
+        # the same study with slope-aware walking: network.dem, and its own output folder
+        with_dem = study.replace("  # dem: dem.tif  ", "  dem: dem.tif    ", 1)
+        with_dem = with_dem.replace("name: 示例县 (synthetic county", "name: 示例县 (synthetic county, DEM", 1)
+        with_dem = with_dem.replace(f"  folder: {folder}\n", f"  folder: {folder}_dem\n", 1)
+        assert "\n  dem: dem.tif" in with_dem and with_dem.count("_dem\n") == 1
+        (out / "study_dem.yaml").write_text(with_dem, encoding="utf-8")
     st = county["stats"]
     stats = {
         "seed": seed, "scale": scale, "source": str(SOURCE_PBF.relative_to(REPO)),
@@ -1105,6 +1245,7 @@ def write_all(out: Path, county, pop, comm, fac, *, scale, seed, tolerance, t_st
         "facilities": int(len(fac)),
         "facilities_by_category": {k: int((fac["category"] == k).sum()) for k in CATEGORIES},
         "facilities_by_level": {str(k): int(v) for k, v in fac["level"].value_counts().items()},
+        **({"dem": dem["stats"]} if dem is not None else {}),
         "files_bytes": {p.name: p.stat().st_size for p in sorted(out.iterdir())
                         if p.is_file() and p.name != "county_stats.json"},
         "build_seconds": round(time.perf_counter() - t_start, 1),
@@ -1124,6 +1265,9 @@ def main(argv=None):
                     help="network.tolerance_m written to study.yaml (default 0: the tool's roads builder "
                          "crashes at its default 1.0 for now)")
     ap.add_argument("--source", default=str(SOURCE_PBF), help="the OSM extract (default data/sample/helsinki.osm.pbf)")
+    ap.add_argument("--dem", action="store_true",
+                    help="also write dem.tif (a synthetic mountain terrain, EPSG:4326, 1 arc-second) and "
+                         "study_dem.yaml (study.yaml with network.dem: dem.tif); the county is unchanged")
     a = ap.parse_args(argv)
     if not a.scale > 0:
         ap.error("--scale must be > 0")
@@ -1135,9 +1279,15 @@ def main(argv=None):
     log(f"communities: {len(comm)} in {comm['township'].nunique()} townships")
     fac = build_facilities(county, comm, tws)
     log(f"facilities: {len(fac):,}")
+    dem = None
+    if a.dem:
+        dem = build_dem(county, a.seed)
+        d = dem["stats"]
+        log(f"dem: {d['cols']} x {d['rows']} cells, {d['elevation_m'][0]:g}-{d['elevation_m'][1]:g} m, "
+            f"steepest road piece {d['road_max_grade']:.1%}")
     out = Path(a.out)
     stats = write_all(out, county, pop, comm, fac, scale=a.scale, seed=a.seed, tolerance=a.tolerance,
-                      t_start=t0)
+                      t_start=t0, dem=dem)
     n = stats["network"]
     r = stats["raster"]
     print(f"county (scale {a.scale:g}, seed {a.seed}) in {out}: {stats['county_area_km2']:,} km^2, "

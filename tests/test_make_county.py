@@ -41,7 +41,7 @@ def build(out: Path, *extra) -> float:
 @pytest.fixture(scope="module")
 def county(tmp_path_factory):
     out = tmp_path_factory.mktemp("county")
-    seconds = build(out)
+    seconds = build(out, "--dem")      # with the synthetic DEM; the rebuild below goes without it
     return out, seconds
 
 
@@ -124,7 +124,8 @@ def test_roads_are_connected(county):
 
 def test_same_seed_same_csv(county, tmp_path):
     out, _ = county
-    build(tmp_path / "again")
+    build(tmp_path / "again")          # without --dem: the DEM leaves the county unchanged
+    assert not (tmp_path / "again" / "dem.tif").exists()
     assert (tmp_path / "again" / "facilities.csv").read_bytes() == (out / "facilities.csv").read_bytes()
     assert (tmp_path / "again" / "population.tif").read_bytes() == (out / "population.tif").read_bytes()
 
@@ -136,3 +137,38 @@ def test_the_tool_runs_on_it(county):
                        timeout=600)
     assert r.returncode == 0, f"the tool failed on the tiny county:\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}"
     assert (out / "run" / "coverage_by_community.csv").is_file()
+
+
+def test_synthetic_dem(county):
+    """--dem: a mountain-county DEM as a planner would get it (EPSG:4326, 1 arc-second, float32,
+    nodata), covering the county, and study_dem.yaml = study.yaml + network.dem."""
+    import yaml
+
+    from coverage.io.dem import read_dem
+    out, _ = county
+    with rasterio.open(out / "dem.tif") as src:
+        assert src.crs.to_epsg() == 4326 and src.dtypes == ("float32",) and src.nodata is not None
+        assert src.res == pytest.approx((1 / 3600, 1 / 3600), rel=1e-12)
+        z = src.read(1, masked=True)
+        b = src.bounds
+    assert z.count() == z.size and 150 < float(z.min()) < float(z.max()) < 3000
+    x0, y0, x1, y1 = gpd.read_file(out / "communities.gpkg").to_crs(4326).total_bounds
+    assert b.left < x0 and b.right > x1 and b.bottom < y0 and b.top > y1
+    # the tool's reader takes it under the roads (EPSG:4547): every road vertex has an elevation
+    roads = pyogrio.read_dataframe(out / "roads.gpkg")
+    xy = shapely.get_coordinates(roads.geometry.values)
+    dem = read_dem(out / "dem.tif", roads.crs, (*xy.min(axis=0), *xy.max(axis=0)))
+    keep = ~roads["highway"].isin(["motorway", "motorway_link"]).to_numpy()
+    xy = shapely.get_coordinates(roads.geometry.values[keep])
+    assert np.isfinite(dem.sample(xy[:, 0], xy[:, 1], roads.crs)).all()
+    st = json.loads((out / "county_stats.json").read_text(encoding="utf-8"))["dem"]
+    assert 0.05 < st["road_max_grade"] < 0.6
+    assert st["town_streets_mean_grade"] < st["rural_mean_grade"]          # the towns lie in valleys
+    plain = yaml.safe_load((out / "study.yaml").read_text(encoding="utf-8"))
+    with_dem = yaml.safe_load((out / "study_dem.yaml").read_text(encoding="utf-8"))
+    assert "dem" not in plain["network"] and with_dem["network"]["dem"] == "dem.tif"
+    assert "# dem: dem.tif" in (out / "study.yaml").read_text(encoding="utf-8")
+    assert with_dem["output"]["folder"] != plain["output"]["folder"]
+    for key in ("communities", "facilities", "population", "analysis"):
+        assert with_dem[key] == plain[key]
+    assert {k: v for k, v in with_dem["network"].items() if k != "dem"} == plain["network"]
