@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 import numpy as np
+import pandas as pd
 import yaml
 
 #: a mode name: lower-case letters and digits (it becomes part of column names)
@@ -69,12 +70,13 @@ class ModeSpec:
         classes = np.asarray(edge_class, dtype=object)
         if self.is_walk:
             return np.ones(len(classes))
-        uniq, inv = np.unique(np.array(["" if c is None else str(c) for c in classes], dtype=object),
-                              return_inverse=True)
-        speed = np.array([self.speed_of(c if c else None, walk_kmh) for c in uniq], dtype=float)
+        # one speed per distinct class (hashing, not a loop over the edges); missing -> code -1
+        codes, uniq = pd.factorize(pd.Series(classes, dtype=object), use_na_sentinel=True)
+        speed = np.array([self.speed_of(str(c) if str(c) else None, walk_kmh) for c in uniq] +
+                         [self.speed_of(None, walk_kmh)], dtype=float)
         with np.errstate(divide="ignore"):
             fac = np.where(speed > 0, float(walk_kmh) / np.where(speed > 0, speed, 1.0), np.inf)
-        return fac[inv.ravel()]
+        return fac[codes]
 
     def describe(self, walk_kmh: float, lang: str = "zh") -> str:
         """One line for reports: the speeds used."""
@@ -142,13 +144,8 @@ def map_road_classes(values, class_map: dict | None = None) -> np.ndarray:
     value itself (normalised: NFKC, trimmed, lower case); missing values are None."""
     user = {_norm(k): str(v).strip().lower() for k, v in (class_map or {}).items()}
     pack = packaged_class_map()
-    out = np.full(len(values), None, dtype=object)
-    cache: dict = {}
-    for i, v in enumerate(values):
-        if v is None or (isinstance(v, float) and v != v):
-            continue
-        if v not in cache:
-            k = _norm(v)
-            cache[v] = (user.get(k) or pack.get(k) or k) or None
-        out[i] = cache[v]
-    return out
+    # each distinct value once (hashing, not a loop over the roads); missing values -> code -1
+    codes, uniq = pd.factorize(pd.Series(list(values) if not isinstance(values, np.ndarray) else values,
+                                         dtype=object), use_na_sentinel=True)
+    mapped = [(user.get(k) or pack.get(k) or k) or None for k in (_norm(v) for v in uniq)]
+    return np.array(mapped + [None], dtype=object)[codes]
