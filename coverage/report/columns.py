@@ -82,6 +82,24 @@ COLUMNS: dict[str, Col] = {
                                      "one facility of the category inside", "个", "count"),
     "communities_within_threshold": Col("阈值内可达社区数", "Communities reached", "communities with "
                                         "within_threshold True", "个", "count"),
+    # slope effect (network.dem)
+    "covered_pop_flat": Col("平地覆盖人口", "Covered population (flat)", "population within the plan threshold "
+                            "walking on flat ground (the network distance, slope ignored)", "人", _P),
+    "covered_pop_sloped": Col("坡度修正覆盖人口", "Covered population (slope)", "population within the plan "
+                              "threshold walking on the slope (Tobler's hiking function on network.dem, in the "
+                              "direction of analysis.slope)", "人", _P),
+    "coverage_rate_flat": Col("平地覆盖率", "Coverage rate (flat)", "covered_pop_flat / population", kind=_R),
+    "coverage_rate_sloped": Col("坡度修正覆盖率", "Coverage rate (slope)", "covered_pop_sloped / population", kind=_R),
+    "change_pp": Col("坡度影响", "Change by slope", "coverage_rate_sloped - coverage_rate_flat in percentage points "
+                     "(negative: the hills leave residents beyond the threshold)", "百分点", "num"),
+    # travel circles (analysis.travel_circles)
+    "circle": Col("服务圈编号", "Circle", "<category>_<mode>_<threshold>[_urban|_rural]: the circle's id", kind=_T),
+    "circle_name": Col("服务圈", "Circle name", "the circle's name (analysis.travel_circles[].name) or its label, "
+                       "e.g. 电动自行车30分钟", kind=_T),
+    "distance_m": Col("路网距离阈值", "Network distance", "the circle's distance along the roads (blank for a circle "
+                      "given as a travel time); measured on the flat walking network whatever the mode", "m", "m"),
+    "coverage_rate_walk": Col("步行同阈值覆盖率", "Coverage rate on foot", "coverage rate walking the same time "
+                              "(or distance), for comparison with the circle's mode", kind=_R),
     # indicators
     "unit_id": Col("单元编号", "Unit ID", "id of the unit: all (study area), township name or community id", kind=_T),
     "unit_name": Col("单元名称", "Unit name", "name of the unit", kind=_T),
@@ -180,6 +198,34 @@ TABLE_COLUMNS: dict[tuple[str, str], Col] = {
                                   kind=_T),
     ("sites", "rank"): Col("排序", "Rank", "order in which the site is added (1 = adds most)", kind="count"),
     ("sites", "community_id"): Col("所在社区", "Community", "community the site lies in", kind=_T),
+    # slope effect (network.dem) and travel circles (analysis.travel_circles): coverage/analysis/modes.py
+    ("slope_effect", "level"): Col("统计层级", "Level", "area (whole study area), urban_rural, township or community",
+                                   kind=_T),
+    ("slope_effect", "unit"): Col("统计单元", "Unit", "the unit of the row: study area, urban/rural, the township "
+                                  "name or the community id", kind=_T),
+    ("slope_effect", "threshold_min"): Col("步行时间阈值", "Walking threshold", "the category's plan threshold in "
+                                           "minutes of walking (for a threshold in metres: its equivalent at the "
+                                           "walking speed)", "min", "min"),
+    ("slope_effect", "threshold_m"): Col("平地步行距离阈值", "Flat walking distance threshold", "the plan threshold "
+                                         "as a distance walked on flat ground (threshold_min x walking speed); on the "
+                                         "slope the same walking time covers less or more ground", "m", "m"),
+    ("slope_effect", "population"): Col("人口", "Population", "resident population of the unit (weighed by the "
+                                        "category's population group)", "人", _P),
+    ("travel_circles", "level"): Col("统计层级", "Level", "area (the communities the circle applies to), "
+                                     "urban_rural, township or community", kind=_T),
+    ("travel_circles", "unit"): Col("统计单元", "Unit", "the unit of the row: study area (the communities the "
+                                    "circle applies to), urban/rural, the township name or the community id",
+                                    kind=_T),
+    ("travel_circles", "threshold_min"): Col("出行时间阈值", "Travel time", "the circle's travel time by its mode "
+                                             "(blank for a circle given as a distance)", "min", "min"),
+    ("travel_circles", "applies_to"): Col("适用范围", "Applies to", "the communities the circle measures: all, "
+                                          "urban or rural", kind=_T),
+    ("travel_circles", "population"): Col("人口", "Population", "resident population of the unit's communities that "
+                                          "the circle applies to", "人", _P),
+    ("travel_circles", "covered_pop"): Col("覆盖人口", "Covered population", "population within the circle (by its "
+                                           "mode) of a facility of the category", "人", _P),
+    ("travel_circles", "coverage_rate"): Col("覆盖率", "Coverage rate", "covered population / population, by the "
+                                             "circle's mode (blank when population is 0)", kind=_R),
 }
 
 #: per-category columns of the community table: regex -> function(category, minutes) -> Col

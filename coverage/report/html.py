@@ -179,6 +179,8 @@ def _settings(res, lang, t):
         (t["facilities"], f"{len(res.facilities):,}"),
         (t["population"], _num(float(np.nansum(res.demand.population)) if len(res.demand) else 0, 0)),
     ]
+    from .html_modes import settings_rows
+    rows += settings_rows(res, lang)
     return _table([t["item"], t["value"]], rows)
 
 
@@ -321,6 +323,18 @@ def _files(files, out_dir, t):
     return _table([t["item"], t["file"]], rows)
 
 
+def _mode_sections(res, lang) -> list:
+    """Flat vs sloped coverage (network.dem) and the travel circles, only when configured (their
+    headings are in coverage.report.html_modes.T)."""
+    from .html_modes import T as MT, circles_section, slope_section
+    out = []
+    for key, make in (("slope", slope_section), ("circles", circles_section)):
+        body = make(res, lang, _table, _cat)
+        if body is not None:
+            out.append(f'<section id="{key}"><h2>{_e(MT[lang][key])}</h2>\n{body}\n</section>')
+    return out
+
+
 def write_report(res, out_dir, figures, files=None, generated=None) -> Path:
     """Write ``report.html`` into ``out_dir`` and return its path (see the module docstring).
 
@@ -335,6 +349,7 @@ def write_report(res, out_dir, figures, files=None, generated=None) -> Path:
         _section("settings", lang, _settings(res, lang, t)),
         _section("indicators", lang, _indicators(res, lang, t)),
         _section("summary", lang, _summary(res, lang, t)),
+        *_mode_sections(res, lang),
         _section("gaps", lang, _gaps(res, lang, t)),
         _section("sites", lang, _sites(res, lang, t)),
         _section("figures", lang, _figures(figures, t)),

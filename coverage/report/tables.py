@@ -45,6 +45,8 @@ TABLES = {
     "indicators": ("规划指标 Indicators", "indicators.csv"),
     "gaps": ("服务缺口 Gaps", "gaps.csv"),
     "sites": ("建议选址 Suggested sites", "suggested_sites.csv"),
+    "slope_effect": ("坡度影响 Slope effect", "slope_effect.csv"),
+    "travel_circles": ("出行服务圈 Travel circles", "travel_circles.csv"),
     "excluded": ("剔除数据 Excluded inputs", "excluded.csv"),
     "dictionary": ("字段说明 Column dictionary", "column_dictionary.csv"),
 }
@@ -172,8 +174,9 @@ def build_tables(res) -> dict[str, pd.DataFrame]:
     for c in ("feature_id", "detail"):
         exc[c] = exc[c].map(lambda v: None if v is None else str(v))
 
+    from .tables_modes import mode_tables
     out = {"summary": summary, "township": town, "community": comm, "indicators": ind,
-           "gaps": gaps, "sites": sites, "excluded": exc}
+           "gaps": gaps, "sites": sites, **mode_tables(res), "excluded": exc}
     rows = []
     for key, df in out.items():
         for name in df.columns:
@@ -308,10 +311,12 @@ def _tables_md(res, tables) -> str:
     parts = [f"# {res.title} — 规划报告表格 Plan-report tables", "",
              "覆盖率为规划步行时间阈值下的人口覆盖率。Coverage rates are population shares at each category's plan "
              "walking threshold. 字段说明见 columns.md (column dictionary).", ""]
+    from .tables_modes import EMPTY_NOTES
     for key, df in tables.items():
         if key == "dictionary":
             continue
-        parts += [f"## {TABLES[key][0]}", "", _md_table(key, df, table_lang(key, res)), ""]
+        note = [EMPTY_NOTES[key], ""] if key in EMPTY_NOTES and not len(df) else []
+        parts += [f"## {TABLES[key][0]}", "", *note, _md_table(key, df, table_lang(key, res)), ""]
     return "\n".join(parts)
 
 

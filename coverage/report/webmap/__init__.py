@@ -42,7 +42,7 @@ from .layers import (add_circles, add_communities, add_facilities, add_gaps, add
                      share_budget)
 from .page import cluster_plugin, deterministic_ids, inline_resources, page_elements, resolve_basemap
 from .text import (UNCOVERED_COLOUR, cat_label, cat_order, check_lang, colour_of, esc, fmt_num,
-                   thresholds_of, walk_note)
+                   thresholds_of, walk_note, mode_text)
 
 __all__ = ["make_map", "build_map", "prepare", "MapData", "resolve_basemap", "COVERAGE_CLASS_COLOURS",
            "NO_DATA_COLOUR"]
@@ -101,7 +101,7 @@ def build_map(results, *, lang: str = "zh", basemap: str = "OpenStreetMap", max_
     """
     import folium
 
-    t = check_lang(lang)
+    t = mode_text(check_lang(lang), results, lang)
     for key, val, ex in (("max_demand_points", max_demand_points, 20000), ("cluster_over", cluster_over, 200)):
         if not (isinstance(val, int) and not isinstance(val, bool) and val >= 0):
             raise InputError(f"{key} must be a whole number >= 0, got {val!r}", field=f"output.{key}",

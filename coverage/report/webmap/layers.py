@@ -66,20 +66,64 @@ def add_communities(m, data, results, cats, thr, t, lang):
     types = com["type"].map({"urban": t["urban"], "rural": t["rural"]}).fillna(com["type"].astype(str))
     values = [[str(a), str(b), str(c), fmt_int(d)] for a, b, c, d in
               zip(com["name"].astype(str), com["township"].astype(str), types, com["population"])]
+    flat = _flat_rates(results, cats)
     rates, classes = [], []
     for c in cats:
         r = cid.map(rate[c]) if len(rate) else pd.Series(np.nan, index=com.index)
         p = cid.map(pop[c]) if len(pop) else pd.Series(np.nan, index=com.index)
-        rates.append([fmt_rate(a, b, t) for a, b in zip(r, p)])
+        texts = [fmt_rate(a, b, t) for a, b in zip(r, p)]
+        if flat is not None and c in flat:       # with a DEM: the flat rate beside the sloped one
+            f = cid.map(flat[c])
+            texts = [t["flat_rate"].format(v=v, f=fmt_rate(fv, b, t)) if np.isfinite(a) and np.isfinite(fv) else v
+                     for v, a, fv, b in zip(texts, r.to_numpy(dtype=float), f.to_numpy(dtype=float), p)]
+        rates.append(texts)
+        classes.append(rate_class(r.to_numpy(dtype=float)).tolist())
+    heads = [f"{cat_label(c, lang)} ({thr[c].label(lang)})" for c in cats]
+    circles = _circle_rates(results, cats, lang)
+    for head, rc, pc in circles:               # travel circles: a rate per community it applies to
+        r, p = cid.map(rc), cid.map(pc)
+        heads.append(head)
+        rates.append([fmt_rate(a, b, t) if k in rc.index else t["not_applicable"]
+                      for k, a, b in zip(cid, r, p)])
         classes.append(rate_class(r.to_numpy(dtype=float)).tolist())
     share = _with_geoms([str(g) for g in data.cached("communities_json", lambda: _geojson(com))], {
         "palette": PALETTE, "heads": [t["name"], t["township"], t["type"], t["population"]],
-        "v": values, "rate_heads": [f"{cat_label(c, lang)} ({thr[c].label(lang)})" for c in cats],
+        "v": values, "rate_heads": heads,
         "r": [list(x) for x in zip(*rates)], "c": [list(x) for x in zip(*classes)]})
     m.add_child(layer_call("share", share, js_json({"name": "communities"})))
     for i, c in enumerate(cats):
         _group(m, f"{t['coverage']}: {cat_label(c, lang)} ({thr[c].label(lang)})", i == 0,
                "communities", "{}", {"data": "communities", "k": i})
+    for j, (head, _, _) in enumerate(circles):
+        _group(m, f"{t['coverage']}: {head}", False, "communities", "{}", {"data": "communities", "k": len(cats) + j})
+
+
+def _flat_rates(results, cats):
+    """{category: community rate walking on flat ground} when the results have a slope table."""
+    se = getattr(results, "slope_effect", None)
+    if se is None or not len(se):
+        return None
+    s = se[(se["level"] == "community") & (se["population_group"].astype(str) == "total")] \
+        if "population_group" in se else se[se["level"] == "community"]
+    return {c: s[s["category"] == c].drop_duplicates("unit").set_index("unit")["coverage_rate_flat"]
+            for c in cats}
+
+
+def _circle_rates(results, cats, lang):
+    """[(head, rate by community, population by community)] of the travel circles of these
+    categories (only the communities each applies to)."""
+    tc = getattr(results, "travel_circles", None)
+    if tc is None or not len(tc):
+        return []
+    out = []
+    for key in dict.fromkeys(tc["circle"]):
+        sub = tc[(tc["circle"] == key) & (tc["level"] == "community")]
+        if not len(sub) or str(sub["category"].iloc[0]) not in cats:
+            continue
+        cat = str(sub["category"].iloc[0])
+        sub = sub.drop_duplicates("unit").set_index("unit")
+        out.append((f"{cat_label(cat, lang)} ({sub['circle_name'].iloc[0]})", sub["coverage_rate"], sub["population"]))
+    return out
 
 
 def _geojson(gdf):

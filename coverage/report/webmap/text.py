@@ -54,6 +54,26 @@ TEXT = {
 }
 
 
+#: the words of a map whose walks follow the slope (network.dem): the mode of the figures shown
+SLOPE_TEXT = {
+    "zh": {"legend_cov": "社区覆盖率（步行（按坡度）{thr}，按人口）",
+           "distance": "最近设施步行距离（按坡度折合平地米数）",
+           "walk_m": "平地约 {v} 米", "flat_rate": "{v}（平地 {f}）", "not_applicable": "不适用"},
+    "en": {"legend_cov": "Community coverage (slope-adjusted walk {thr}, by population)",
+           "distance": "Walk to nearest facility (slope-adjusted, flat-ground metres)",
+           "walk_m": "about {v} m on flat ground", "flat_rate": "{v} (flat {f})", "not_applicable": "not applicable"},
+}
+
+
+def mode_text(t: dict, results, lang: str) -> dict:
+    """The map's words for these results: a walk on the slope says so ("步行（按坡度）")."""
+    out = dict(t)
+    out["not_applicable"] = SLOPE_TEXT[lang]["not_applicable"]
+    if getattr(results, "slope_effect", None) is not None:
+        out.update(SLOPE_TEXT[lang])
+    return out
+
+
 def check_lang(lang: str) -> dict:
     if lang not in TEXT:
         raise InputError(f"map language must be 'zh' or 'en', got {lang!r}",
