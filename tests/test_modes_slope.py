@@ -760,3 +760,21 @@ def test_sample_dem_gives_hilly_streets():
     assert s["nodata_pieces"] == 0
     assert 0.12 < s["max_grade"] < 0.18
     assert 0.05 < s["share_over_5pct"] < 0.5 and s["share_over_10pct"] > 0.01
+
+
+def test_int16_dem_with_voids_like_srtm(tmp_path):
+    # SRTM is int16 metres with -32768 voids: the voids are no data, the rest whole metres
+    half, cell = 300.0, 30.0
+    n = int(2 * half / cell)
+    xc = X0 - half + cell * (np.arange(n) + 0.5)
+    z = np.broadcast_to((100 + 0.1 * (xc - X0)).round(), (n, n)).astype(np.int16).copy()
+    z[:, 12] = -32768
+    with rasterio.open(tmp_path / "srtm.tif", "w", driver="GTiff", height=n, width=n, count=1, dtype="int16",
+                       crs=UTM, transform=from_origin(X0 - half, Y0 + half, cell, cell), nodata=-32768) as dst:
+        dst.write(z, 1)
+    dem = read_dem(tmp_path / "srtm.tif", UTM, (X0 - 100, Y0 - 100, X0 + 100, Y0 + 100))
+    assert dem.z.dtype == np.float64 and dem.cell_m == 30.0
+    x_void = X0 - half + cell * 12.5
+    got = dem.sample([x_void - 30, x_void - 15, x_void, X0 - 30], [Y0 + 15] * 4, UTM)
+    assert got[0] == z[0, 11] and np.isnan(got[1]) and np.isnan(got[2])
+    assert got[3] == pytest.approx((z[0, 8] + z[0, 9]) / 2)
