@@ -59,3 +59,73 @@ def test_cells_cut_by_a_boundary_are_split_by_area(tmp_path):
     d, _ = demand_from_raster(comm, p, comm.crs)
     s = d.groupby("community_id").population.sum()
     assert s["a"] == pytest.approx(30) and s["b"] == pytest.approx(70)
+
+
+def _old_reprojected_cells(tr, nr, nc, src_crs, dst_crs):
+    """The per-cell way: each cell's box (or parallelogram) segmentized to a quarter pixel and
+    projected point by point (what raster_cells did before the shared-side lattice)."""
+    import shapely
+    from pyproj import Transformer
+    rows, cols = np.indices((nr, nc))
+    rows, cols = rows.ravel(), cols.ravel()
+    x0, y0 = tr.c + tr.a * cols + tr.b * rows, tr.f + tr.d * cols + tr.e * rows
+    x1, y1 = tr.c + tr.a * (cols + 1) + tr.b * rows, tr.f + tr.d * (cols + 1) + tr.e * rows
+    x2, y2 = tr.c + tr.a * (cols + 1) + tr.b * (rows + 1), tr.f + tr.d * (cols + 1) + tr.e * (rows + 1)
+    x3, y3 = tr.c + tr.a * cols + tr.b * (rows + 1), tr.f + tr.d * cols + tr.e * (rows + 1)
+    if tr.b == 0 and tr.d == 0:
+        boxes = shapely.box(np.minimum(x0, x2), np.minimum(y0, y2), np.maximum(x0, x2), np.maximum(y0, y2))
+    else:
+        boxes = shapely.polygons(np.stack([np.c_[x0, y0], np.c_[x1, y1], np.c_[x2, y2], np.c_[x3, y3],
+                                           np.c_[x0, y0]], axis=1))
+    to_m = Transformer.from_crs(src_crs, dst_crs, always_xy=True)
+    return shapely.transform(shapely.segmentize(boxes, abs(tr.a or tr.b) / 4),
+                             lambda xy: np.c_[to_m.transform(xy[:, 0], xy[:, 1])])
+
+
+@pytest.mark.parametrize("tr", [
+    Affine(1 / 1200, 0, 114.0, 0, -1 / 1200, 27.55),          # WorldPop 3" north-up
+    Affine(1 / 1200, 0, 114.0, 0, 1 / 1200, 27.50),           # south-up
+    Affine(0.0008, 0.0002, 114.0, 0.0002, -0.0008, 27.55),    # rotated
+    Affine(0.001, 0, 113.9999, 0, -0.0007, 27.5),             # cells not square
+])
+def test_reprojected_cells_equal_the_per_cell_segmentized_boxes(tr):
+    import shapely
+    from pyproj import CRS
+    from coverage.io.raster import _cell_polygons_reprojected
+    from pyproj import Transformer
+    nr, nc = 23, 31
+    got = _cell_polygons_reprojected(tr, 0, nr, 0, nc, Transformer.from_crs(4326, 4547, always_xy=True))
+    ref = _old_reprojected_cells(tr, nr, nc, CRS(4326), CRS(4547))
+    assert shapely.is_valid(got).all()
+    np.testing.assert_allclose(shapely.area(got), shapely.area(ref), rtol=1e-12)
+    if tr.b == 0 and tr.d == 0:   # boxes: the same points, start corner and direction, bit for bit
+        a, ia = shapely.get_coordinates(got, return_index=True)
+        b, ib = shapely.get_coordinates(ref, return_index=True)
+        assert np.array_equal(ia, ib) and np.array_equal(a, b)
+    else:
+        assert shapely.hausdorff_distance(got, ref).max() < 1e-6
+
+
+def test_cells_inside_a_community_are_not_cut_but_count_whole(tmp_path):
+    # a 6 x 6 grid of 100 m cells, one community over most of it (a cut through the cells at
+    # x = 30.5 m into the grid and at y = 250 m) and one over the rest: the same population,
+    # pieces and points as an exact intersection of every cell
+    import shapely
+    from coverage.analysis.demand import demand_points
+    tr = Affine(100, 0, 500000, 0, -100, 6000600)
+    rng = np.random.default_rng(3)
+    vals = rng.integers(0, 50, (6, 6)).astype(float)
+    rows, cols = np.indices(vals.shape)
+    boxes = shapely.box(500000 + cols.ravel() * 100, 6000500 - rows.ravel() * 100,
+                        500100 + cols.ravel() * 100, 6000600 - rows.ravel() * 100)
+    a = shapely.Polygon([(500030.5, 6000000), (500600, 6000000), (500600, 6000600), (500030.5, 6000600),
+                         (500030.5, 6000250)])
+    b = shapely.box(500000, 6000000, 500030.5, 6000600)
+    comm = gpd.GeoDataFrame({"community_id": ["a", "b"], "township": ["t", "t"], "type": ["社区", "村"]},
+                            geometry=[a, b], crs=32635)
+    d, rep = demand_points(comm, (boxes, vals.ravel(), np.zeros(36, bool)))
+    pieces = shapely.intersection(boxes[d.cell.to_numpy()], comm.geometry.values[(d.community_id == "b").astype(int)])
+    frac = shapely.area(pieces) / shapely.area(boxes[d.cell.to_numpy()])
+    assert np.array_equal(d.population.to_numpy(), vals.ravel()[d.cell.to_numpy()] * frac)
+    assert shapely.equals_exact(d.geometry.values, shapely.point_on_surface(pieces), tolerance=0).all()
+    assert rep["population_in_area"] == pytest.approx(vals.sum())
