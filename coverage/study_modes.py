@@ -154,6 +154,11 @@ class StudyModes:
                 c = mode_costs(net, np.ones(net.n_edges), sl)
             else:
                 c = mode_costs(net, spec.edge_factors(net.edge_class, self.config.analysis.walk_speed_kmh), sl)
+                if sl is None and spec.walk_classes and self.sloped("walk"):
+                    # where the rider gets off and walks (steps, footways), the walk is on the slope
+                    from .analysis.modes import walked_on_slope
+                    cls = np.array(["" if k is None else str(k) for k in net.edge_class], dtype=object)
+                    c = walked_on_slope(c, self.edge_costs("walk"), np.isin(cls, list(spec.walk_classes)))
             self._cache[key] = c
         return self._cache[key]
 

@@ -49,6 +49,24 @@ def mode_speedup(spec, walk_kmh: float) -> float:
     return max(speeds) / float(walk_kmh) if not spec.is_walk else 1.0
 
 
+def walked_on_slope(ride, walk, walked):
+    """A mode's edge costs where its traveller gets off and walks (``walked``: its walk classes:
+    steps, footways) on the slope: those edges take the walk's sloped costs (``walk``, with their
+    knots), the others keep the ridden costs (``ride``, uniform). Both are
+    :class:`~coverage.core.costs.EdgeCosts` of the same network."""
+    from ..core.costs import EdgeCosts
+    walked = np.asarray(walked, dtype=bool)
+    fwd = np.where(walked, walk.fwd, ride.fwd)
+    bwd = np.where(walked, walk.bwd, ride.bwd)
+    if walk.knot_ptr is None:
+        return EdgeCosts(fwd, bwd)
+    cnt = np.diff(walk.knot_ptr)
+    ptr = np.zeros(len(cnt) + 1, dtype=np.int64)
+    np.cumsum(np.where(walked, cnt, 0), out=ptr[1:])
+    sel = np.repeat(walked, cnt)
+    return EdgeCosts(fwd, bwd, ptr, walk.knot_frac[sel], walk.knot_cf[sel], walk.knot_cb[sel])
+
+
 # ----------------------------------------------------------------------------- slope effect
 
 
