@@ -126,7 +126,13 @@ class CircleGrid:
         """One polygon per group (e.g. facility) at break ``t`` from (group, edge, d_u, d_v)
         rows sorted by group; ``length`` is the routing length of each row's edge. Groups are
         drawn in chunks; the windows of a chunk's groups are laid side by side in one raster
-        (a mosaic), dilated and traced at once."""
+        (a mosaic), dilated and traced at once.
+
+        A row whose edge is reached all along (most rows: both walks meet on the edge, or one of
+        them runs it to its end) marks every run of the edge with no test per run, and its part
+        of the group's window is the edge's precomputed bounding box; only rows cut by the break
+        test their runs. Marks go into the mosaic by flat index (cell index + the window's
+        offset), so the work per run is a few integer operations."""
         out = np.full(n_groups, _EMPTY, dtype=object)
         if group.size == 0:
             return out
@@ -140,7 +146,6 @@ class CircleGrid:
             stop = max(stop, start + 1)
             if stop < group.size:
                 stop = int(np.searchsorted(group, group[stop - 1], side="right"))
-            c = cnt[start:stop]
             rows = np.arange(start, stop)
             du, dv, ln = d_u[rows], d_v[rows], length[rows]
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -149,26 +154,81 @@ class CircleGrid:
                 b = np.where(pos, 1.0 - (t - dv) / np.where(pos, ln, 1.0), np.where(dv <= t, -1.0, 2.0))
             a = np.where(du <= t, a, -1.0)          # reached from u up to a, from v down to b
             b = np.where(dv <= t, b, 2.0)
-            # the runs of each row's edge: run index = its edge's first run + place among them
-            s = np.arange(int(c.sum())) + np.repeat(self.ptr[edge[start:stop]] - (np.cumsum(c) - c), c)
-            ok = (self.fmin[s] <= np.repeat(a, c)) | (self.fmax[s] >= np.repeat(b, c))
-            if ok.any():
-                s = s[ok]
-                self._mosaic(np.repeat(group[start:stop], c)[ok], self.row[s], self.col[s], out)
+            # a run is marked when fmin <= a or fmax >= b (0 <= fmin <= fmax <= 1): every run when
+            # a >= b, a >= 1 or b <= 0; none when a < 0 and b > 1; else test each run
+            full = (a >= b) | (a >= 1.0) | (b <= 0.0)
+            part = ~full & ((a >= 0.0) | (b <= 1.0))
+            self._mosaic(group[start:stop], edge[start:stop], full, part, a, b, out)
             start = stop
         return out
 
-    def _mosaic(self, g, rows, cols, out):
-        """Draw the marks (g, rows, cols) (g sorted) of several groups into ``out``."""
+    def _edge_boxes(self):
+        """Per edge: (min row, max row, min col, max col) of its runs (cached)."""
+        if getattr(self, "_boxes", None) is None:
+            has = np.flatnonzero(self.ptr[1:] > self.ptr[:-1])
+            at = self.ptr[has]
+            boxes = np.zeros((4, self.n_edges), np.int64)
+            for k, (fn, v) in enumerate(((np.minimum, self.row), (np.maximum, self.row),
+                                         (np.minimum, self.col), (np.maximum, self.col))):
+                boxes[k, has] = fn.reduceat(v, at) if at.size else 0
+            self._boxes = boxes
+        return self._boxes
+
+    def _flat(self, width):
+        """row * width + col of every run (cached for the last width)."""
+        if getattr(self, "_flat_width", None) != width:
+            self._flat_cells = self.row.astype(np.int64) * width + self.col
+            self._flat_width = width
+        return self._flat_cells
+
+    def _runs(self, edge):
+        """Run indices of the given edges' runs, edge after edge; and the count per edge."""
+        c = (self.ptr[edge + 1] - self.ptr[edge]).astype(np.int64)
+        first = self.ptr[edge].astype(np.int64) - (np.cumsum(c) - c)
+        return np.arange(int(c.sum())) + np.repeat(first, c), c
+
+    def _mosaic(self, g, edge, full, part, a, b, out):
+        """Draw the groups of rows (g sorted, edge, and which rows are reached all along or in
+        part with their a, b) into ``out``."""
         pad = int(np.ceil(self.radius)) + 1
-        first = np.flatnonzero(np.concatenate([[True], g[1:] != g[:-1]]))
-        groups = g[first]
-        rmin, rmax = np.minimum.reduceat(rows, first), np.maximum.reduceat(rows, first)
-        cmin, cmax = np.minimum.reduceat(cols, first), np.maximum.reduceat(cols, first)
-        h = (rmax - rmin + 1 + 2 * pad).astype(np.int64)
-        w = (cmax - cmin + 1 + 2 * pad).astype(np.int64)
+        # the marks of rows reached in part: their runs within reach
+        pr = np.flatnonzero(part)
+        ps, pc = self._runs(edge[pr])
+        ok = (self.fmin[ps] <= np.repeat(a[pr], pc)) | (self.fmax[ps] >= np.repeat(b[pr], pc))
+        ps, prow = ps[ok], np.repeat(pr, pc)[ok]
+        # the window of each group: bounding box of its full rows' edges and its part marks,
+        # per row (no marks: an empty box), then per group (rows come sorted by group)
+        box = self._edge_boxes()
+        big, small = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+        nrow = g.size
+        lo_r, lo_c = np.full(nrow, big), np.full(nrow, big)
+        hi_r, hi_c = np.full(nrow, small), np.full(nrow, small)
+        fr = np.flatnonzero(full)
+        ef = edge[fr]
+        lo_r[fr], hi_r[fr], lo_c[fr], hi_c[fr] = box[0, ef], box[1, ef], box[2, ef], box[3, ef]
+        if ps.size:
+            at = np.flatnonzero(np.concatenate([[True], prow[1:] != prow[:-1]]))
+            pr_ = prow[at]
+            rr, cc = self.row[ps].astype(np.int64), self.col[ps].astype(np.int64)
+            lo_r[pr_], hi_r[pr_] = np.minimum.reduceat(rr, at), np.maximum.reduceat(rr, at)
+            lo_c[pr_], hi_c[pr_] = np.minimum.reduceat(cc, at), np.maximum.reduceat(cc, at)
+        gat = np.flatnonzero(np.concatenate([[True], g[1:] != g[:-1]]))
+        rmin, rmax = np.minimum.reduceat(lo_r, gat), np.maximum.reduceat(hi_r, gat)
+        cmin, cmax = np.minimum.reduceat(lo_c, gat), np.maximum.reduceat(hi_c, gat)
+        marked = rmin <= rmax
+        if not marked.any():
+            return
+        gi = np.cumsum(np.concatenate([[False], g[1:] != g[:-1]]))      # group number of each row
+        groups = g[gat][marked]
+        num = np.full(gat.size, -1)
+        num[marked] = np.arange(groups.size)
+        gi = num[gi]                                                    # window of each row
+        rmin, rmax, cmin, cmax = rmin[marked], rmax[marked], cmin[marked], cmax[marked]
+        n = groups.size
+        h = rmax - rmin + 1 + 2 * pad
+        w = cmax - cmin + 1 + 2 * pad
         width = max(int(w.max()), _MOSAIC_WIDTH)
-        wy, wx, shelf = np.zeros(groups.size, np.int64), np.zeros(groups.size, np.int64), []
+        wy, wx, shelf = np.zeros(n, np.int64), np.zeros(n, np.int64), []
         x = y = tall = 0
         for i in np.argsort(-h, kind="stable"):   # shelf packing, tallest first: a few hundred
             if x + w[i] > width:
@@ -178,9 +238,15 @@ class CircleGrid:
             wy[i], wx[i] = y, x
             x += int(w[i])
             tall = max(tall, int(h[i]))
+        # flat mosaic index of a run of group k = its cell's row * width + col + offset[k]
+        offset = (wy + pad - rmin) * width + (wx + pad - cmin)
+        flat = self._flat(width)
         mosaic = np.zeros((y + tall, width), bool)
-        k = np.repeat(np.arange(groups.size), np.diff(np.append(first, g.size)))
-        mosaic[wy[k] + pad + rows - rmin[k], wx[k] + pad + cols - cmin[k]] = True
+        flat_mosaic = mosaic.reshape(-1)
+        fs, fc = self._runs(edge[fr])
+        flat_mosaic[flat[fs] + np.repeat(offset[gi[fr]], fc)] = True
+        flat_mosaic[flat[ps] + offset[gi[prow]]] = True
+        del fs, ps
         mosaic = _dilate(mosaic, self.offsets)
         r = rings(mosaic)[0]
         del mosaic

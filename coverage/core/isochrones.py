@@ -78,11 +78,29 @@ def _frame(records, geometry, crs):
 
 
 def _stats(f, d_u, d_v, lens, n_groups, t):
-    """(reached street length, number of reached pieces) per group at break t."""
-    row, a, b = _pieces(d_u, d_v, lens, t)
-    fr = f[row]
-    return (np.bincount(fr, weights=(b - a) * lens[row], minlength=n_groups),
-            np.bincount(fr, minlength=n_groups))
+    """(reached street length, number of reached pieces) per group at break t.
+
+    The pieces of :func:`~coverage.core.pieces._pieces` without building and sorting them: per
+    row its piece from u (or the whole edge) and its piece from v, summed in that order (the
+    order of the sorted pieces, so the sums are the same to the last bit)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        whole = (d_u + lens <= t) | (d_v + lens <= t)
+        from_u = (d_u <= t) & ~whole
+        from_v = (d_v <= t) & ~whole
+        pos = lens > 0
+        end_u = np.where(pos, (t - d_u) / np.where(pos, lens, 1.0), 0.0)
+        start_v = np.where(pos, 1.0 - (t - d_v) / np.where(pos, lens, 1.0), 1.0)
+    merged = from_u & from_v & (end_u >= start_v)
+    whole |= merged
+    from_u &= ~merged
+    from_v &= ~merged
+    first = np.where(whole, (1.0 - 0.0) * lens,
+                     np.where(from_u, (np.clip(end_u, 0.0, 1.0) - 0.0) * lens, 0.0))
+    second = np.where(from_v, (1.0 - np.clip(start_v, 0.0, 1.0)) * lens, 0.0)
+    length = np.bincount(np.repeat(f, 2), weights=np.column_stack([first, second]).ravel(),
+                         minlength=n_groups)
+    count = np.bincount(f, weights=(whole | from_u).astype(np.float64) + from_v, minlength=n_groups)
+    return length, count.astype(np.int64)
 
 
 def _drawer(method, geoms, buffer_m, quad_segs, faces, grid, cell_m):

@@ -59,19 +59,26 @@ _NO_RINGS = Rings(np.zeros((0, 2)), np.zeros(0, np.int64), np.zeros(0, bool), np
 
 def _quads(level):
     """Quads (i, j) whose four corner levels are not all equal, row by row, with those levels
-    (a lower-left, b lower-right, c upper-right, d upper-left)."""
+    (a lower-left, b lower-right, c upper-right, d upper-left); for a boolean grid (one
+    threshold) with their case (0..15, see ``_SEGMENTS``) in place of the four levels."""
     nrows = level.shape[0]
     binary = level.dtype == bool
-    out = [[], [], [], [], [], []]
+    out = [[], [], []] if binary else [[], [], [], [], [], []]
+    ncols = level.shape[1] - 1
     for r0 in range(0, nrows - 1, _BAND):
         r1 = min(r0 + _BAND, nrows - 1)
         a, b = level[r0:r1, :-1], level[r0:r1, 1:]
         c, d = level[r0 + 1:r1 + 1, 1:], level[r0 + 1:r1 + 1, :-1]
         if binary:
-            mixed = (a ^ b) | (a ^ c) | (a ^ d)
-        else:
-            mixed = np.minimum(np.minimum(a, b), np.minimum(c, d)) != np.maximum(np.maximum(a, b),
-                                                                                np.maximum(c, d))
+            case = a.view(np.uint8) | (b.view(np.uint8) << 1)
+            case |= c.view(np.uint8) << 2
+            case |= d.view(np.uint8) << 3
+            k = np.flatnonzero((case - np.uint8(1)) < 14)          # not 0, not 15
+            ii, jj = np.divmod(k, ncols)
+            for lst, v in zip(out, (ii + r0, jj, case.reshape(-1)[k])):
+                lst.append(v)
+            continue
+        mixed = (a != b) | (a != c) | (a != d)
         ii, jj = np.nonzero(mixed)
         for lst, v in zip(out, (ii + r0, jj, a[ii, jj], b[ii, jj], c[ii, jj], d[ii, jj])):
             lst.append(v)
@@ -117,11 +124,14 @@ def _cycles(nxt):
 
 
 def _region_rings(quads, t, ncols):
-    ii, jj, a, b, c, d = quads
-    case = ((a >= t).view(np.uint8) | ((b >= t).view(np.uint8) << 1) | ((c >= t).view(np.uint8) << 2)
-            | ((d >= t).view(np.uint8) << 3))
-    sel = (case != 0) & (case != 15)
-    ii, jj, case = ii[sel], jj[sel], case[sel]
+    if len(quads) == 3:                         # a boolean grid: the cases are known
+        ii, jj, case = quads
+    else:
+        ii, jj, a, b, c, d = quads
+        case = ((a >= t).view(np.uint8) | ((b >= t).view(np.uint8) << 1) | ((c >= t).view(np.uint8) << 2)
+                | ((d >= t).view(np.uint8) << 3))
+        sel = (case != 0) & (case != 15)
+        ii, jj, case = ii[sel], jj[sel], case[sel]
     if ii.size == 0:
         return _NO_RINGS
     # segments: one per boundary quad (in quad order), then the second one of each saddle
@@ -130,8 +140,12 @@ def _region_rings(quads, t, ncols):
     fs = np.concatenate([_TABLE[case, 0, 0], _TABLE[case[saddle], 1, 0]]).astype(np.int64)
     ts = np.concatenate([_TABLE[case, 0, 1], _TABLE[case[saddle], 1, 1]]).astype(np.int64)
     # successor: the segment of the quad across the end side that starts on the opposite side
-    key = ii * ncols + jj                       # sorted: quads come row by row
-    nb = np.searchsorted(key, (ii[q] + _DI[ts]) * ncols + jj[q] + _DJ[ts])
+    # the quad across an east (west) side is the next (previous) one: quads come row by row and
+    # it holds the outline's next segment; across a north or south side it is searched for
+    nb = q + _DJ[ts]
+    vert = np.flatnonzero(_DI[ts] != 0)
+    key = ii * ncols + jj                       # sorted
+    nb[vert] = np.searchsorted(key, (ii[q[vert]] + _DI[ts[vert]]) * ncols + jj[q[vert]])
     second = np.full(ii.size, -1, np.int64)
     second[saddle] = ii.size + np.arange(saddle.size)
     first_from = _TABLE[case[nb], 0, 0]
