@@ -152,7 +152,7 @@ def _parse(raw, base: Path, file: str, require_paths: bool) -> StudyConfig:
         capacity_m2_per_100hh=si.number("capacity_m2_per_100hh", 30.0, positive=True))
 
     notes = []
-    if a.has("slope") and network.dem is None:
+    if analysis.slope != "to_facility" and network.dem is None:
         notes.append(f"{file}: analysis.slope = {analysis.slope} is not used without network.dem: walks are "
                      "counted on flat ground (add network.dem, an elevation GeoTIFF, to count the slope)")
     if siting.enabled and (siting.target_rate is not None or siting.group_targets) and si.has("k"):

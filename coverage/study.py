@@ -32,6 +32,7 @@ from .analysis.gaps import GAP_SEARCH_FACTOR, service_gaps
 from .config import StudyConfig, load_config
 from .core.access import build_access_graph, reach_matrix, road_node_distance
 from .errors import InputError
+from .io.network import load_network  # noqa: F401 (the network reader; study_inputs calls it from here)
 from .results import Results
 from .steps import Steps, step as _step
 from .study_checks import StudyChecks
@@ -109,7 +110,8 @@ class Study(StudyInputs, StudyChecks, StudyModes):
         """How far the search for a category goes: its breaks, GAP_SEARCH_FACTOR x its plan
         threshold (so gaps know the nearest facility), and the profile's thresholds."""
         need = self._profile_need().get(cat, 0.0)
-        return max(max(b.metres for b in self.breaks), GAP_SEARCH_FACTOR * self.thresholds[cat].metres, need)
+        thr = self.config.analysis.threshold(cat)      # also a category only a travel circle names
+        return max(max(b.metres for b in self.breaks), GAP_SEARCH_FACTOR * thr.metres, need)
 
     def _profile_need(self) -> dict:
         from .analysis.standards import required_thresholds_m

@@ -16,7 +16,6 @@ from .core.network import WalkNetwork, from_edge_arrays, from_networkx
 from .errors import InputError
 from .io.communities import load_communities
 from .io.facilities import load_facilities
-from .io.network import load_network
 from .io.raster import raster_cells
 from .steps import step as _step
 
@@ -130,7 +129,8 @@ class StudyInputs:
             net = from_networkx(data, self.crs, source="networkx graph")
         else:
             area_wgs = gpd.GeoSeries([buf], crs=self.crs).to_crs("EPSG:4326").iloc[0]
-            net = load_network(n.source, n.path, crs=self.crs, area_wgs84=area_wgs,
+            from . import study as _study   # coverage.study.load_network: callers and tests may wrap it
+            net = _study.load_network(n.source, n.path, crs=self.crs, area_wgs84=area_wgs,
                                roads_options=n.roads_options(), config_file=self.config.file)
         if net.n_edges == 0:
             raise InputError("the walking network has no edges (no walkable road in the file)",

@@ -265,6 +265,15 @@ def test_travel_circle_rates_by_hand(tmp_path):
     assert tc.loc[("township", "T1"), "uncovered_pop"] == pytest.approx(0)
 
 
+def test_a_circle_of_a_category_not_analysed(tmp_path):
+    """A circle may name a category the study does not analyse (here with no facility: 0 %)."""
+    st = road_study(tmp_path, circles=[{"category": "health", "minutes": 10, "mode": "cycle"}])
+    tc = st.coverage().travel_circles
+    a = tc[tc.level == "area"].iloc[0]
+    assert a.category == "health" and a.coverage_rate == 0 and a.population == pytest.approx(200)
+    assert "dist_health_by_cycle" in st.demand
+
+
 def test_distance_circle_and_walk_circle(tmp_path):
     """A circle in metres is a distance along the roads (the flat walk), whatever its mode and the
     slope; a walking circle in minutes follows the slope."""

@@ -83,6 +83,8 @@ def write_layers(res, path: Path):
     wide = main.pivot_table(index="community_id", columns=["category", "threshold_m"], values="coverage_rate")
     wide.columns = [f"rate_{c}_{key.get(round(t, 1), f'{t:g}m')}" for c, t in wide.columns]
     comm = res.communities.join(wide, on="community_id")
+    for name, col in _mode_rates(res).items():            # flat rates (network.dem), travel circles
+        comm[name] = comm["community_id"].map(col).astype(float)
     layers = [("communities", comm), ("facilities", res.facilities),
               ("demand_points", res.demand.replace([np.inf], np.nan))]
     if res.circles is not None:
@@ -97,6 +99,24 @@ def write_layers(res, path: Path):
         pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG", append=path.exists())
 
 
+def _mode_rates(res) -> dict:
+    """{column: rate by community}: ``rate_<cat>_<threshold>_flat`` (the walk on flat ground, with
+    network.dem) and ``rate_<circle>`` (each travel circle, for the communities it applies to)."""
+    out = {}
+    se = getattr(res, "slope_effect", None)
+    if se is not None and len(se):
+        c = se[(se.level == "community") & (se.population_group == "total")]
+        for cat in res.categories:
+            sub = c[c.category == cat].drop_duplicates("unit").set_index("unit")
+            out[f"rate_{cat}_{res.thresholds[cat].key}_flat"] = sub["coverage_rate_flat"]
+    tc = getattr(res, "travel_circles", None)
+    if tc is not None and len(tc):
+        c = tc[tc.level == "community"]
+        for key in dict.fromkeys(c["circle"]):
+            out[f"rate_{key}"] = c[c.circle == key].drop_duplicates("unit").set_index("unit")["coverage_rate"]
+    return out
+
+
 def summary_text(res) -> str:
     s = res.coverage_summary
     a = s[(s.level == "area")]
@@ -107,4 +127,27 @@ def summary_text(res) -> str:
         r = a[(a.category == cat)].set_index("threshold_min")["coverage_rate"]
         parts = ", ".join(f"{int(k)} min {v:.1%}" for k, v in r.items() if np.isfinite(v))
         lines.append(f"  {cat:<14} {parts}  (plan threshold {int(t)} min)")
-    return "\n".join(lines)
+    return "\n".join(lines + _mode_lines(res))
+
+
+def _mode_lines(res) -> list[str]:
+    """The slope's effect at the plan thresholds and the travel circles' rates (when configured)."""
+    out = []
+    se = getattr(res, "slope_effect", None)
+    if se is not None and len(se):
+        a = se[(se.level == "area") & (se.population_group == "total")]
+        d = (res.report.get("dem") or {}).get("direction", "")
+        out.append(f"  slope (network.dem, walking {d.replace('_', ' ')}), area at the plan threshold: flat -> "
+                   "on the slope")
+        for r in a.itertuples(index=False):
+            if np.isfinite(r.coverage_rate_flat):
+                out.append(f"    {r.category:<14} {r.coverage_rate_flat:.1%} -> {r.coverage_rate_sloped:.1%} "
+                           f"({r.change_pp:+.1f} pp)")
+    tc = getattr(res, "travel_circles", None)
+    if tc is not None and len(tc):
+        for r in tc[tc.level == "area"].itertuples(index=False):
+            rate = "n/a" if not np.isfinite(r.coverage_rate) else f"{r.coverage_rate:.1%}"
+            walk = "n/a" if not np.isfinite(r.coverage_rate_walk) else f"{r.coverage_rate_walk:.1%}"
+            out.append(f"  travel circle {r.circle} ({r.circle_name}, {r.applies_to} communities): {rate} "
+                       f"(on foot {walk})")
+    return out

@@ -79,8 +79,8 @@ def add_communities(m, data, results, cats, thr, t, lang):
         rates.append(texts)
         classes.append(rate_class(r.to_numpy(dtype=float)).tolist())
     heads = [f"{cat_label(c, lang)} ({thr[c].label(lang)})" for c in cats]
-    circles = _circle_rates(results, cats, lang)
-    for head, rc, pc in circles:               # travel circles: a rate per community it applies to
+    circles = _circle_rates(results, cats, lang, t)
+    for head, rc, pc, _ in circles:            # travel circles: a rate per community it applies to
         r, p = cid.map(rc), cid.map(pc)
         heads.append(head)
         rates.append([fmt_rate(a, b, t) if k in rc.index else t["not_applicable"]
@@ -94,8 +94,8 @@ def add_communities(m, data, results, cats, thr, t, lang):
     for i, c in enumerate(cats):
         _group(m, f"{t['coverage']}: {cat_label(c, lang)} ({thr[c].label(lang)})", i == 0,
                "communities", "{}", {"data": "communities", "k": i})
-    for j, (head, _, _) in enumerate(circles):
-        _group(m, f"{t['coverage']}: {head}", False, "communities", "{}", {"data": "communities", "k": len(cats) + j})
+    for j, (_, _, _, layer) in enumerate(circles):
+        _group(m, layer, False, "communities", "{}", {"data": "communities", "k": len(cats) + j})
 
 
 def _flat_rates(results, cats):
@@ -109,9 +109,9 @@ def _flat_rates(results, cats):
             for c in cats}
 
 
-def _circle_rates(results, cats, lang):
-    """[(head, rate by community, population by community)] of the travel circles of these
-    categories (only the communities each applies to)."""
+def _circle_rates(results, cats, lang, t=None):
+    """[(tooltip head, rate by community, population by community, layer name)] of the travel
+    circles of these categories (only the communities each applies to)."""
     tc = getattr(results, "travel_circles", None)
     if tc is None or not len(tc):
         return []
@@ -122,7 +122,13 @@ def _circle_rates(results, cats, lang):
             continue
         cat = str(sub["category"].iloc[0])
         sub = sub.drop_duplicates("unit").set_index("unit")
-        out.append((f"{cat_label(cat, lang)} ({sub['circle_name'].iloc[0]})", sub["coverage_rate"], sub["population"]))
+        name = str(sub["circle_name"].iloc[0])
+        applies = str(sub["applies_to"].iloc[0])
+        if applies in ("urban", "rural") and t is not None:
+            name += f"（{t[applies]}）" if lang == "zh" else f" ({t[applies]})"
+        layer = f"{name}覆盖率: {cat_label(cat, lang)}" if lang == "zh" else f"{name} coverage: {cat_label(cat, lang)}"
+        out.append((f"{cat_label(cat, lang)} ({sub['circle_name'].iloc[0]})", sub["coverage_rate"], sub["population"],
+                    layer))
     return out
 
 
