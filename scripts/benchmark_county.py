@@ -5,6 +5,7 @@
     .venv/bin/python scripts/benchmark_county.py                 # run the tool + the raw csgraph pass
     .venv/bin/python scripts/benchmark_county.py --skip-run      # only the raw csgraph pass (+ 3.)
     .venv/bin/python scripts/benchmark_county.py --no-api        # without the in-process part (3.)
+    .venv/bin/python scripts/benchmark_county.py --dem           # flat walking vs DEM + two modes (4.)
 
 1. Runs ``python -m coverage run --config CONFIG --out OUT [--timings]`` as a subprocess (``--timings``
    only when ``run --help`` lists it). Measures the wall time, the child's peak RSS
@@ -31,6 +32,14 @@
    (fastest) run of each and their ratio (goal: within 1.5x). Then siting as the tool runs it
    (``Study.siting()``: the config's k) and with ``--siting-k`` (default 50): per category the
    candidates, the seconds in candidates, coverage matrix and solver, method, status and gap.
+
+4. ``--dem [PATH]`` (issue 14) instead: the same county twice through the command line, flat walking
+   (the config without ``network.dem`` and travel circles) and with slope and two modes (``network.dem``:
+   PATH, else the county's ``dem.tif`` from ``make_county.py --dem``, else a synthetic terrain written
+   here to OUT/bench_dem.tif; walking on the slope + the rural 30-minute e-bike circle
+   ``{category: comprehensive, minutes: 30, mode: ebike, applies_to: rural}``), step by step and end to
+   end, with the ratio (goal: DEM + modes within 1.5x of the flat run). The two study YAMLs are
+   written beside CONFIG (``study_bench_flat.yaml``, ``study_bench_dem.yaml``) so its relative paths hold.
 
 Goals (printed, never asserted): end to end < 60 s, peak memory < 4 GB, life-circle polygons < 30 s,
 map.html <= 15 MB, siting < 20 s, figures < 10 s. Results are also written to OUT/benchmark_county.json.
@@ -455,6 +464,110 @@ def find_step(steps, words):
     return sum(s["seconds"] for s in hits), note
 
 
+# ----------------------------------------------------------------------------- flat vs DEM + modes (--dem)
+
+BENCH_CIRCLE = {"category": "comprehensive", "minutes": 30, "mode": "ebike", "applies_to": "rural"}
+
+
+def bench_dem(config, out):
+    """A synthetic terrain over the county (when it has no dem.tif): EPSG:4326, 1 arc-second cells,
+    smooth hills up to ~300 m with grades up to ~15 %, float32, seeded (the same file every time)."""
+    import geopandas as gpd
+    import rasterio
+    from rasterio.transform import from_origin
+    cfg, base = load_yaml(config)
+    c = cfg["communities"]
+    comm = gpd.read_file(base / c["path"], layer=c.get("layer"))
+    x0, y0, x1, y1 = comm.to_crs("EPSG:4326").total_bounds
+    pad = 0.12                                            # degrees: the e-bike circle's reach and more
+    cell = 1.0 / 3600.0
+    xl, yt = np.floor((x0 - pad) / cell) * cell, np.ceil((y1 + pad) / cell) * cell
+    nx_, ny_ = int((x1 - x0 + 2 * pad) / cell) + 1, int((y1 - y0 + 2 * pad) / cell) + 1
+    lon = xl + (np.arange(nx_) + 0.5) * cell
+    lat = yt - (np.arange(ny_) + 0.5) * cell
+    kx = 111_320.0 * np.cos(np.radians((y0 + y1) / 2))
+    X, Y = (lon - lon.mean()) * kx, (lat - lat.mean()) * 110_574.0
+    rng = np.random.default_rng(14)
+    z = np.full((ny_, nx_), 200.0, dtype=np.float32)
+    for _ in range(40):
+        cx, cy = rng.uniform(X.min(), X.max()), rng.uniform(Y.min(), Y.max())
+        h, sd = rng.uniform(40, 300), rng.uniform(600, 2500)
+        z += (h * np.exp(-((X[None, :] - cx) ** 2) / (2 * sd * sd))
+              * np.exp(-((Y[:, None] - cy) ** 2) / (2 * sd * sd))).astype(np.float32)
+    path = Path(out) / "bench_dem.tif"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(path, "w", driver="GTiff", width=nx_, height=ny_, count=1, dtype="float32",
+                       crs="EPSG:4326", transform=from_origin(xl, yt, cell, cell), nodata=-9999.0,
+                       compress="deflate") as dst:
+        dst.write(z, 1)
+    return path
+
+
+def dem_configs(config, out, dem):
+    """(flat YAML, DEM + modes YAML) beside ``config``: the same study, without or with slope and
+    the e-bike circle, each writing into its own folder under ``out``."""
+    import yaml
+    cfg, base = load_yaml(config)
+    if dem is None:
+        dem = (base / cfg["network"]["dem"]) if cfg.get("network", {}).get("dem") else base / "dem.tif"
+        if not Path(dem).exists():
+            print(f"  no DEM given and none at {dem}: writing a synthetic terrain", flush=True)
+            dem = bench_dem(config, out)
+    flat = json.loads(json.dumps(cfg))
+    flat.setdefault("network", {}).pop("dem", None)
+    flat.setdefault("analysis", {}).pop("travel_circles", None)
+    flat.setdefault("output", {})["folder"] = str(Path(out).resolve() / "flat")
+    hilly = json.loads(json.dumps(flat))
+    hilly["network"]["dem"] = str(Path(dem).resolve())
+    hilly["analysis"]["travel_circles"] = [dict(BENCH_CIRCLE)]
+    hilly["output"]["folder"] = str(Path(out).resolve() / "dem_modes")
+    paths = []
+    for name, data in (("study_bench_flat.yaml", flat), ("study_bench_dem.yaml", hilly)):
+        p = base / name
+        p.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        paths.append(p)
+    return paths[0], paths[1], Path(dem)
+
+
+def compare_dem(a):
+    """Run the county flat and with DEM + two modes; print the steps side by side and the ratio."""
+    out = Path(a.out)
+    flat_cfg, dem_cfg, dem = dem_configs(Path(a.config), out, a.dem if a.dem else None)
+    print(f"DEM: {dem}; modes: walk on the slope + {BENCH_CIRCLE}")
+    runs = {}
+    for label, cfg in (("flat", flat_cfg), ("dem_modes", dem_cfg)):
+        print(f"\nrunning the tool, {label} ({cfg.name}) ...", flush=True)
+        res = run_tool(a.python, cfg, out / label, a.timeout)
+        steps, _, _ = collect_steps(res, out / label)
+        runs[label] = dict(res=res, steps={s["step"]: s["seconds"] for s in steps})
+        ok = "ok" if res["returncode"] == 0 else ("TIMED OUT" if res["timed_out"] else f"FAILED ({res['returncode']})")
+        print(f"  {label}: {ok}, {res['wall_s']:.1f} s, peak {res['peak_mb']:,.0f} MB")
+        if res["returncode"] not in (0, None) and not res["timed_out"]:
+            print("  last stderr lines:\n    " + "\n    ".join(ln for _, ln in res["stderr"][-25:]))
+    f, d = runs["flat"], runs["dem_modes"]
+    names = list(dict.fromkeys(list(f["steps"]) + list(d["steps"])))
+    print(f"\n  {'step':<62} {'flat s':>9} {'DEM+modes s':>12}")
+    for n in names:
+        fv, dv = f["steps"].get(n), d["steps"].get(n)
+        print(f"  {n:<62} {'' if fv is None else f'{fv:9.2f}':>9} {'' if dv is None else f'{dv:12.2f}':>12}")
+    core = ("network", "dem", "snapping", "access graph", "shortest path", "coverage rates", "travel circles",
+            "slope effect")
+    fc = sum(v for k, v in f["steps"].items() if any(w in k.lower() for w in core))
+    dc = sum(v for k, v in d["steps"].items() if any(w in k.lower() for w in core))
+    fw, dw = f["res"]["wall_s"], d["res"]["wall_s"]
+    ratio = dw / fw if fw > 0 else float("nan")
+    print(f"  {'network, DEM, access graphs, searches, coverage (core)':<62} {fc:9.2f} {dc:12.2f}   "
+          f"{dc / fc if fc > 0 else float('nan'):.2f}x")
+    print(f"  {'end to end (wall)':<62} {fw:9.2f} {dw:12.2f}   {ratio:.2f}x (goal <= 1.5x: "
+          f"{'ok' if ratio <= 1.5 else 'MISSED'})")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "benchmark_county_dem.json").write_text(json.dumps(
+        {"dem": str(dem), "circle": BENCH_CIRCLE, "flat": {"wall_s": fw, "peak_mb": f["res"]["peak_mb"], "steps": f["steps"]},
+         "dem_modes": {"wall_s": dw, "peak_mb": d["res"]["peak_mb"], "steps": d["steps"]}, "ratio": ratio,
+         "core_ratio": dc / fc if fc > 0 else None}, indent=2, ensure_ascii=False), encoding="utf-8")
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default=str(REPO / "out" / "county" / "study.yaml"))
@@ -467,10 +580,15 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=5, help="alternating runs of tool and raw pass in-process")
     ap.add_argument("--siting-k", type=str, default="50", help="extra k values for siting in-process (comma list)")
     ap.add_argument("--python", default=sys.executable, help="interpreter that runs the tool")
+    ap.add_argument("--dem", nargs="?", const="", default=None, metavar="PATH",
+                    help="compare flat walking with DEM + two modes (PATH: a DEM GeoTIFF; default the county's "
+                         "dem.tif from make_county.py --dem, else a synthetic one)")
     a = ap.parse_args(argv)
     config = Path(a.config)
     if not config.exists():
         ap.error(f"{config} does not exist: build it with scripts/make_county.py")
+    if a.dem is not None:
+        return compare_dem(a)
     report = {"config": str(config), "out": a.out}
     stats_file = config.parent / "county_stats.json"
     if stats_file.exists():
