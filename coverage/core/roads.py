@@ -121,7 +121,10 @@ class RoadGraph:
 
 
 def _norm_text(series: pd.Series) -> pd.Series:
-    """Values as comparable text: NFKC, trimmed, lower case; integral floats without '.0'."""
+    """Values as comparable text: NFKC, trimmed, lower case; integral floats without '.0'.
+
+    The Unicode work is done once per distinct text (a road layer has a few dozen classes on
+    100,000s of lines), then spread back."""
     s = series
     if pd.api.types.is_float_dtype(s):
         vals = s.to_numpy(dtype=float, na_value=np.nan)
@@ -130,7 +133,10 @@ def _norm_text(series: pd.Series) -> pd.Series:
         txt[integral] = vals[integral].astype(np.int64).astype(str)
         s = txt
     s = s.astype("string")
-    return s.str.normalize("NFKC").str.strip().str.lower().fillna("")
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    norm = pd.Series(uniq, dtype="string").str.normalize("NFKC").str.strip().str.lower()
+    out = np.append(norm.to_numpy(dtype=object), "")[codes]        # code -1 (missing) -> ""
+    return pd.Series(out, index=series.index, dtype="string")
 
 
 def _geometry_problems(geoms: np.ndarray) -> np.ndarray:
