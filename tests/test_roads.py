@@ -524,3 +524,39 @@ def test_part_with_both_ends_joined_to_one_point_is_listed_as_zero_length():
     assert list(g.excluded["feature"]) == [1]
     assert "nothing left" in g.excluded["detail"][0]
     assert sorted(set(g.edge_feature)) == [0, 2]
+
+
+def test_pairs_left_to_geos_hold_every_split():
+    """_pairs_to_intersect may leave out only pairs of parts that are disjoint or meet at a
+    shared end of both: every pair whose intersection has a point elsewhere is kept (random
+    lines with shared ends, T-junctions, crossings, collinear overlaps, polylines, loops)."""
+    import shapely
+    from coverage.core.noding import _Parts, _pairs_to_intersect
+    rng = np.random.default_rng(11)
+    pts = rng.integers(0, 12, (40, 2)).astype(float) * 10.0            # shared grid points
+    lines = []
+    for _ in range(160):
+        k = rng.integers(2, 5)
+        xy = pts[rng.choice(len(pts), k, replace=False)]
+        if rng.random() < 0.2:                                           # off-grid vertices
+            xy = xy + rng.normal(0, 3, xy.shape)
+        lines.append(xy)
+    lines.append(np.array([[0.0, 0.0], [50.0, 0.0], [50.0, 50.0], [0.0, 0.0]]))   # a loop
+    lines.append(np.array([[10.0, 0.0], [30.0, 0.0]]))                   # collinear with it
+    coords = np.vstack(lines)
+    vid = np.repeat(np.arange(len(lines)), [len(x) for x in lines])
+    p = _Parts(coords, vid, np.arange(len(lines)), np.zeros(len(lines), np.int64),
+               np.zeros(len(lines), np.int64))
+    pi, pj = _pairs_to_intersect(p)
+    kept = set(zip(pi.tolist(), pj.tolist()))
+    geoms = shapely.linestrings(coords, indices=vid)
+    ends = [{tuple(x[0]), tuple(x[-1])} for x in lines]
+    for i in range(len(lines)):
+        for j in range(i + 1, len(lines)):
+            inter = shapely.intersection(geoms[i], geoms[j])
+            if inter.is_empty:
+                continue
+            parts = shapely.get_parts(inter)
+            only_ends = all(g.geom_type == "Point" and (g.x, g.y) in ends[i] & ends[j] for g in parts)
+            if not only_ends:
+                assert (i, j) in kept, (i, j, inter.wkt)
