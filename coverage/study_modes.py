@@ -69,8 +69,8 @@ class StudyModes:
                 k = (tc.category, tc.mode)
                 out[k] = max(out.get(k, 0.0), tc.threshold.metres)
         for (cat, mode), c in self._profile_cutoffs(profile).items():
-            if mode not in (None, "walk"):
-                self._spec(mode)
+            # a mode the study does not define: its indicators say "not measurable" (no column)
+            if mode not in (None, "walk") and mode in self.modes:
                 out[(cat, mode)] = max(out.get((cat, mode), 0.0), float(c))
         return out
 
@@ -243,7 +243,7 @@ class StudyModes:
                     c = max(cutoff, self._cutoff(cat)) if cat in self.categories else cutoff
                     dem[f"dist_{cat}_flat"] = self.distances(cat, c, flat=True)[0] if self.sloped("walk") \
                         else dem[f"dist_{cat}"].to_numpy()
-            else:
+            elif mode in self.modes:
                 dem[f"dist_{cat}_by_{mode}"] = self.distances(cat, max(cutoff, self._mode_cutoff(cat, mode)),
                                                               mode=mode)[0]
         return dem

@@ -293,6 +293,34 @@ def test_distance_circle_and_walk_circle(tmp_path):
     assert a.loc["comprehensive_walk_10min", "circle_name"] == "步行（按坡度）10分钟"
 
 
+def test_profile_indicator_by_ebike_gets_its_distances(tmp_path):
+    """Guangdong's rural 半小时生活圈 read as 30 minutes by e-bike (the profile's mode): the study
+    hands the indicators dist_commerce_by_ebike. A 10 km road, a shop at its west end, two rural
+    villages: 30 min x 15 km/h = 7.5 km of road, so 75 of the 100 cells; on foot 2 km, 20."""
+    xs = X0 + np.arange(0, 10_001, 1000.0)
+    net = from_edge_arrays(np.arange(11), xs, np.full(11, Y0), np.arange(10), np.arange(1, 11), crs=CRS,
+                           road_class=["tertiary"] * 10)
+    comm = gpd.GeoDataFrame({"code": ["R1", "R2"], "township": ["T", "T"], "type": ["rural", "rural"],
+                             "households": [50, 50]},
+                            geometry=[box(X0, Y0 - 50, X0 + 5000, Y0 + 50), box(X0 + 5000, Y0 - 50, X0 + 10_000, Y0 + 50)],
+                            crs=CRS)
+    fac = gpd.GeoDataFrame({"category": ["commerce"], "name": ["便民超市"]}, geometry=gpd.points_from_xy([X0], [Y0]),
+                           crs=CRS)
+    pop = write_raster(tmp_path / "pop.tif", np.full((1, 100), 10.0), X0, Y0 + 50, 100.0, dtype="float32")
+    st = lc.Study(communities=comm, facilities=fac, population=pop, network=net,
+                  config={"communities": {"fields": {"id": "code", "township": "township", "type": "type",
+                                                     "households": "households"}},
+                          "analysis": {"categories": ["commerce"]}, "profile": "guangdong_13th",
+                          "siting": {"enabled": False}})
+    d = st.distances("commerce", mode="ebike")[0]          # searched to the profile's 30 min (2000 cost)
+    np.testing.assert_allclose(d[np.isfinite(d)], _x(st)[np.isfinite(d)] * 4 / 15, rtol=0, atol=1e-9)
+    assert np.isfinite(d).sum() == 75
+    ind = st.indicators()
+    row = ind[(ind.indicator_id == "life_circle_rural_30min") & (ind.level == "area")].iloc[0]
+    assert row["mode"] == "ebike" and row["status"] == "measured"
+    assert row["value"] == pytest.approx(75.0)
+
+
 def test_a_faster_mode_never_lowers_coverage(tmp_path):
     """Walk <= cycle <= e-bike <= motorbike at every threshold, with a DEM (the riders are not
     slowed by the slope; where they walk, they walk on it)."""
