@@ -321,6 +321,35 @@ def test_profile_indicator_by_ebike_gets_its_distances(tmp_path):
     assert row["value"] == pytest.approx(75.0)
 
 
+def test_road_layer_classes_through_the_class_map(tmp_path):
+    """A county road layer: 县道 (packaged map: secondary, e-bike 15 km/h) then a 村组路 mapped by
+    network.class_map to track (e-bike 10 km/h); the facility at the far end of the 村组路."""
+    from shapely.geometry import LineString
+    roads = gpd.GeoDataFrame({"等级": ["县道", "村组路"], "名称": ["X101", "村道"]},
+                             geometry=[LineString([(X0, Y0), (X0 + 1000, Y0)]),
+                                       LineString([(X0 + 1000, Y0), (X0 + 2000, Y0)])], crs=CRS)
+    roads.to_file(tmp_path / "roads.gpkg", layer="roads", driver="GPKG")
+    comm = gpd.GeoDataFrame({"code": ["A"], "type": ["rural"]}, geometry=[box(X0, Y0 - 50, X0 + 2000, Y0 + 50)],
+                            crs=CRS)
+    fac = gpd.GeoDataFrame({"category": ["comprehensive"]}, geometry=gpd.points_from_xy([X0 + 2000], [Y0]), crs=CRS)
+    pop = write_raster(tmp_path / "pop.tif", np.full((1, 20), 10.0), X0, Y0 + 50, 100.0, dtype="float32")
+    st = lc.Study(communities=comm, facilities=fac, population=pop,
+                  config={"communities": {"fields": {"id": "code", "type": "type"}},
+                          "network": {"source": "roads", "path": str(tmp_path / "roads.gpkg"), "class_field": "等级",
+                                      "name_field": "名称", "class_map": {"村组路": "track"}},
+                          "analysis": {"categories": ["comprehensive"],
+                                       "travel_circles": [{"category": "comprehensive", "minutes": 5,
+                                                           "mode": "ebike"}]},
+                          "siting": {"enabled": False}})
+    assert sorted(set(st.network.edge_class)) == ["secondary", "track"]
+    x = _x(st)
+    want = np.where(x < 1000, (1000 - x) * 4 / 15 + 1000 * 4 / 10, (2000 - x) * 4 / 10)
+    np.testing.assert_allclose(st.distances("comprehensive", 1e5, mode="ebike")[0], want, rtol=0, atol=1e-6)
+    # 5 min by e-bike = 333.3 flat-walking m: on the track 833 m, so cells at 1250 ... 1950 m (8 of 20)
+    tc = st.coverage().travel_circles
+    assert tc[tc.level == "area"].coverage_rate.iloc[0] == pytest.approx(0.4)
+
+
 def test_a_faster_mode_never_lowers_coverage(tmp_path):
     """Walk <= cycle <= e-bike <= motorbike at every threshold, with a DEM (the riders are not
     slowed by the slope; where they walk, they walk on it)."""
