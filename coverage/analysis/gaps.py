@@ -14,6 +14,10 @@ from .coverage import covered
 #: (none reached) beyond it.
 GAP_SEARCH_FACTOR = 3.0
 
+#: Default joining distance of uncovered points into one gap (m); gaps are drawn on a grid of
+#: half of it (37.5 m cells), so their outlines are staircases of that step.
+GAP_JOIN_M = 75.0
+
 def _cluster(points, join_m):
     """Gap of each point (0..k-1) and each gap's outline, on a grid of ``join_m`` / 2 cells: the
     cells holding uncovered points, grown by ``join_m`` (a disk), are the gap areas; their connected
@@ -60,7 +64,7 @@ GAP_COLUMNS = ["category", "threshold_min", "threshold_m", "rank", "population",
                "search_limit_m", "community_id", "township", "communities", "gap_id", "area_m2"]
 
 
-def service_gaps(demand, communities, categories, thresholds, speed_m_per_min, *, join_m=75.0,
+def service_gaps(demand, communities, categories, thresholds, speed_m_per_min, *, join_m=GAP_JOIN_M,
                  search_factor=GAP_SEARCH_FACTOR):
     """Uncovered demand points of each category (distance > threshold) about 2 x ``join_m`` or
     less apart (chained) form one gap area, drawn as the area within ``join_m`` of them (on a

@@ -42,16 +42,17 @@ class MapData:
         self._cache = {}
 
     # ------------------------------------------------------------------ geometry
-    def geojson(self, geoms) -> np.ndarray:
-        """GeoJSON geometry strings of metric geometries: simplified, small rings dropped,
-        reprojected and rounded."""
+    def geojson(self, geoms, tol_m=None) -> np.ndarray:
+        """GeoJSON geometry strings of metric geometries: simplified (to ``tol_m``, default the
+        map's tolerance), small rings dropped, reprojected and rounded."""
         g = np.asarray(geoms, dtype=object)
         if g.size == 0:
             return np.empty(0, dtype=object)
+        tol = self.tol_m if tol_m is None else max(float(tol_m), self.tol_m)
         # display only: plain Douglas-Peucker (50x faster than topology-preserving on a county's
         # circles; a ring that collapses is dropped with the small ones below)
-        g = shapely.simplify(g, self.tol_m, preserve_topology=False)
-        g = drop_small_rings(g, (2.0 * self.tol_m) ** 2)
+        g = shapely.simplify(g, tol, preserve_topology=False)
+        g = drop_small_rings(g, (2.0 * tol) ** 2)
         return shapely.to_geojson(self.to_wgs84(g))
 
     def to_wgs84(self, geoms, crs=None):
