@@ -86,13 +86,13 @@ def write_layers(res, path: Path):
     for name, col in _mode_rates(res).items():            # flat rates (network.dem), travel circles
         comm[name] = comm["community_id"].map(col).astype(float)
     layers = [("communities", comm), ("facilities", res.facilities),
-              ("demand_points", res.demand.replace([np.inf], np.nan))]
+              ("demand_points", _inf_to_nan(res.demand))]
     if res.circles is not None:
         layers.append(("life_circles", res.circles))
     if getattr(res, "facility_circles", None) is not None and len(res.facility_circles):
         layers.append(("facility_circles", res.facility_circles))
     if res.gaps is not None and len(res.gaps):
-        layers.append(("gaps", res.gaps.replace([np.inf], np.nan)))
+        layers.append(("gaps", _inf_to_nan(res.gaps)))
     if res.sites is not None and len(res.sites):
         layers.append(("suggested_sites", res.sites))
     for name, gdf in layers:
@@ -114,6 +114,18 @@ def _mode_rates(res) -> dict:
         c = tc[tc.level == "community"]
         for key in dict.fromkeys(c["circle"]):
             out[f"rate_{key}"] = c[c.circle == key].drop_duplicates("unit").set_index("unit")["coverage_rate"]
+    return out
+
+
+def _inf_to_nan(gdf):
+    """``gdf.replace([np.inf], np.nan)`` on the float columns only (DataFrame.replace compared
+    every geometry of the layer with inf: 3 s on a county's 196k demand points)."""
+    out = gdf.copy()
+    for c in out.columns:
+        if pd.api.types.is_float_dtype(out[c]):
+            v = out[c].to_numpy()
+            if np.isposinf(v).any():
+                out[c] = out[c].replace([np.inf], np.nan)
     return out
 
 
