@@ -18,6 +18,7 @@ install: $(BIN)/.installed
 
 demo: install
 	$(BIN)/python scripts/run_coverage.py --config data/sample/study.yaml --out maps/sample
+	$(BIN)/python scripts/run_coverage.py --config data/sample/study_hilly.yaml --out maps/sample_hilly --quiet
 
 test: install
 	$(BIN)/python -m pytest -q
@@ -26,4 +27,4 @@ bench: install
 	$(BIN)/python scripts/benchmark_core.py
 
 clean:
-	rm -rf $(VENV) maps/sample
+	rm -rf $(VENV) maps/sample maps/sample_hilly

@@ -1,0 +1,29 @@
+"""data/sample/study_hilly.yaml is the sample on its synthetic terrain: the same study as
+study.yaml except the DEM, the slope direction, the name and the output folder (so the two demo
+runs differ only by the slope), and it is a valid config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from coverage.config import load_config
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+def test_hilly_sample_is_the_flat_sample_plus_the_dem():
+    flat = yaml.safe_load((SAMPLE / "study.yaml").read_text(encoding="utf-8"))
+    hilly = yaml.safe_load((SAMPLE / "study_hilly.yaml").read_text(encoding="utf-8"))
+    assert hilly["network"].pop("dem") == "dem.tif"
+    assert hilly["analysis"].pop("slope") == "to_facility"
+    assert hilly["output"].pop("folder") != flat["output"].pop("folder")
+    assert hilly["study_area"].pop("name") != flat["study_area"].pop("name")
+    assert hilly == flat
+
+
+def test_hilly_sample_config_is_valid():
+    cfg = load_config(SAMPLE / "study_hilly.yaml")
+    assert Path(cfg.network.dem).resolve() == (SAMPLE / "dem.tif").resolve()
+    assert cfg.analysis.slope == "to_facility"
