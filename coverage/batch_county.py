@@ -173,9 +173,10 @@ def _release_memory():
 
 def input_files(cfg) -> list[Path]:
     """Every file a county run reads: the configured layers (with a shapefile's parts), age-group
-    rasters, keyword table, siting layers and a custom profile."""
+    rasters, keyword table, the DEM, siting layers and a custom profile."""
     paths = [cfg.communities.path, cfg.facilities.path, cfg.facilities.keywords, cfg.population.path,
-             *cfg.population.groups.values(), cfg.network.path, cfg.siting.candidates, cfg.siting.exclude]
+             *cfg.population.groups.values(), cfg.network.path, getattr(cfg.network, "dem", None),
+             cfg.siting.candidates, cfg.siting.exclude]
     prof = Path(str(cfg.profile))
     if prof.is_file():
         paths.append(prof)

@@ -27,3 +27,11 @@ def test_hilly_sample_config_is_valid():
     cfg = load_config(SAMPLE / "study_hilly.yaml")
     assert Path(cfg.network.dem).resolve() == (SAMPLE / "dem.tif").resolve()
     assert cfg.analysis.slope == "to_facility"
+
+
+def test_the_dem_is_an_input_of_a_batch_county():
+    """A province batch reruns a county when its DEM changes: the DEM is hashed with the inputs."""
+    from coverage.batch_county import input_files
+    names = {p.name for p in input_files(load_config(SAMPLE / "study_hilly.yaml"))}
+    assert "dem.tif" in names
+    assert "dem.tif" not in {p.name for p in input_files(load_config(SAMPLE / "study.yaml"))}
