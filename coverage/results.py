@@ -120,6 +120,15 @@ class Results:
         return self.study.indicators()
 
     @property
+    def profile(self):
+        """The standards profile the indicators were measured against (with the config's
+        ``profile_options``), read once by the study: the report takes its names and targets here
+        rather than reading the file again."""
+        prof = self.study.profile()
+        opts = getattr(self.config, "profile_options", None)
+        return prof.with_options(opts) if opts else prof
+
+    @property
     def indicators_md(self) -> str:
         """The area-level indicator table in the report language (output.lang: zh or en)."""
         from .report.markdown import to_markdown

@@ -142,13 +142,12 @@ def _section(key, lang, body):
     return f'<section id="{key}"><h2>{_e(HEADINGS[lang][key])}</h2>\n{body}\n</section>'
 
 
-def _profile_name(cfg, lang) -> str:
+def _profile_name(res, lang) -> str:
     """The plan's name, its id and the chosen options (e.g. Guangdong's region)."""
+    cfg = res.config
     stem = Path(str(cfg.profile)).stem
-    try:
-        from ..io.profiles import load_profile
-        prof = load_profile(cfg.profile, getattr(cfg, "profile_options", None) or None)
-    except Exception:  # noqa: BLE001 - a profile that cannot be read again still has its id
+    prof = getattr(res, "profile", None)      # the study's profile, read once, with its options
+    if prof is None:
         return stem
     opts = "; ".join(f"{k}: {prof.option_specs[k]['values'][v][lang]}" for k, v in prof.options.items())
     return f"{prof.name_zh if lang == 'zh' else prof.name_en} ({stem}{'; ' + opts if opts else ''})"
@@ -169,7 +168,7 @@ def _settings(res, lang, t):
     rows = [
         (t["area"], res.title),
         (t["crs"], str(res.crs)),
-        (t["profile"], _profile_name(cfg, lang) if cfg.profile else t["none"]),
+        (t["profile"], _profile_name(res, lang) if cfg.profile else t["none"]),
         (t["speed"], f"{cfg.analysis.walk_speed_kmh:g} km/h ({float(res.speed_m_per_min):.1f} {t['min_per']})"),
         (t["thresholds"], thr),
         (t["breaks"], ", ".join(b.label(lang) for b in res.breaks)),

@@ -19,10 +19,8 @@ def township_targets(res) -> dict:
     ind = res.indicators
     if ind is None or not len(ind):
         return out
-    try:
-        from ...io.profiles import load_profile
-        prof = load_profile(res.config.profile)
-    except Exception:  # a profile that cannot be read again leaves the default target
+    prof = getattr(res, "profile", None)      # the study's profile, with its options
+    if prof is None:
         return out
     ids = set(ind.indicator_id)
     for i in sorted(prof.indicators, key=lambda i: i.id):
