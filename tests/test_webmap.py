@@ -369,3 +369,28 @@ def test_two_runs_byte_identical(tmp_path):
     assert re.search(rb"map_[0-9a-f]{32}", a)
     c = make_map(_results(), tmp_path / "c.html", lang="en").read_bytes()
     assert c != a
+
+
+def test_gap_staircases_are_simplified_to_the_gap_grid(tmp_path):
+    # a gap outline as the gaps step draws it: a 45-degree staircase of 37.5 m cells. The map
+    # draws it within 3/4 of a cell (the stair corners go), however small the map's tolerance.
+    from shapely.geometry import Polygon
+    from coverage.report.webmap.layers import GAP_DISPLAY_TOL_M
+    step, n = 37.5, 20
+    pts = [(X0, Y0)]
+    for i in range(n):
+        pts += [(X0 + (i + 1) * step, Y0 + i * step), (X0 + (i + 1) * step, Y0 + (i + 1) * step)]
+    pts += [(X0, Y0 + n * step)]
+    stair = Polygon(pts)
+    res = _results()
+    data = prepare(res)
+    assert data.tol_m < GAP_DISPLAY_TOL_M
+    fine = json.loads(str(data.geojson([stair])[0]))
+    coarse = json.loads(str(data.geojson([stair], GAP_DISPLAY_TOL_M)[0]))
+    assert len(fine["coordinates"][0]) > 2 * n and len(coarse["coordinates"][0]) <= 6
+    gaps = res.gaps.copy()
+    gaps["geometry"] = [stair] * len(gaps)
+    res.gaps = gpd.GeoDataFrame(gaps, geometry="geometry", crs=CRS)
+    text = make_map(res, tmp_path / "m.html").read_text("utf-8")
+    drawn = [c for c in calls(text) if c[1] == "polygons" and "v" in c[2]]
+    assert drawn and all(len(g["coordinates"][0]) <= 6 for c in drawn for g in c[2]["g"])
