@@ -141,7 +141,7 @@ def _run(cfg, args, out_dir: Path, t0: float) -> int:
     print(summary_text(res))
     md = res.indicators_md
     if md:
-        print("\nPlan indicators (area) / 规划指标（全域）:\n" + md)
+        print("\nPlan indicators (area) / 规划指标（研究范围）:\n" + md)
     ss = res.siting_summary
     if ss is not None and len(ss):
         print("\nSuggested sites / 建议选址:")

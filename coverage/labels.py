@@ -72,3 +72,7 @@ def classify_rate(rate) -> np.ndarray:
     r = np.asarray(rate, dtype=float)
     cls = np.digitize(np.clip(r, 0.0, 1.0), COVERAGE_CLASS_BREAKS)
     return np.where(np.isnan(r), -1, cls)
+
+#: the summary tables' unit rows in both languages (the whole area is 研究范围, as in the
+#: indicator tables: the tool cannot know whether the study covers a whole county)
+UNIT_LABELS_BOTH = {"study area": "研究范围 study area", "urban": "城镇 urban", "rural": "农村 rural"}

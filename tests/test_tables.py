@@ -141,7 +141,7 @@ def test_markdown_sections_and_percentages(written):
         assert (f"## {sheet}" in md) == (key != "dictionary")
     s = res.coverage_summary
     r = s[(s.level == "area") & (s.category == "comprehensive") & (s.threshold_min == 15)].coverage_rate.iloc[0]
-    line = next(l for l in md.splitlines() if l.startswith("| area | 全域 study area | comprehensive |"))
+    line = next(l for l in md.splitlines() if l.startswith("| area | 研究范围 study area | comprehensive |"))
     assert f"| {r * 100:.1f}% |" in line
     assert "| 覆盖率 Coverage rate |" in md
 

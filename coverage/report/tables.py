@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..labels import CATEGORIES, CATEGORY_LABELS_ZH
+from ..labels import CATEGORIES, CATEGORY_LABELS_ZH, UNIT_LABELS_BOTH
 
 
 #: fixed document date written into tables.xlsx (created and modified) and its zip entries
@@ -73,7 +73,7 @@ _SITE_COLS = ["category", "category_zh", "rank", "threshold_min", "added_populat
               "households_in_catchment", "households_assigned", "supported_households", "oversubscribed",
               "area_shortfall_m2", "lon", "lat", "candidate"]
 _EXCLUDED_COLS = ["layer", "file", "feature_id", "reason", "detail"]
-_UNIT_LABELS = {"study area": "全域 study area", "urban": "城镇 urban", "rural": "农村 rural"}
+_UNIT_LABELS = UNIT_LABELS_BOTH
 
 
 # ----------------------------------------------------------------------------------------- tables

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..labels import UNIT_LABELS_BOTH
+
 SLOPE_COLS = ["level", "unit", "name", "township", "type", "category", "category_zh", "population_group",
               "threshold_min", "threshold_m", "population", "covered_pop_flat", "covered_pop_sloped",
               "coverage_rate_flat", "coverage_rate_sloped", "change_pp"]
 TRAVEL_COLS = ["circle", "circle_name", "category", "category_zh", "mode", "applies_to", "threshold_min",
                "distance_m", "level", "unit", "name", "township", "type", "population_group", "population",
                "covered_pop", "uncovered_pop", "coverage_rate", "coverage_rate_walk"]
-_UNIT_LABELS = {"study area": "全域 study area", "urban": "城镇 urban", "rural": "农村 rural"}
+_UNIT_LABELS = UNIT_LABELS_BOTH
 
 #: what tables.md says above an empty table
 EMPTY_NOTES = {

@@ -14,6 +14,34 @@ import numpy as np
 import scipy.sparse as sp
 
 
+
+def new_highs():
+    """A HiGHS instance that prints nothing: HiGHS writes its banner to the C-level stdout when the
+    first instance of a process is made, before any option can be set, so file descriptor 1 is
+    pointed at /dev/null for that moment (a planner's console shows the tool's lines only)."""
+    import os
+    import sys
+
+    import highspy
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):      # no real stdout (a notebook): nothing to hide
+        fd = None
+    if fd is None:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(fd)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), fd)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+    h.setOptionValue("output_flag", False)
+    return h
+
 def _highs_solve(n_x, n_y, cost, sense_max, rows_csr, row_lo, row_up, start, time_limit,
                  mip_rel_gap, mip_abs_gap=1e-6, col_upper=None, integer=True, objective_bound=None,
                  col_lower=None, presolve="choose", lp_duals=False):
@@ -31,8 +59,7 @@ def _highs_solve(n_x, n_y, cost, sense_max, rows_csr, row_lo, row_up, start, tim
     """
     import highspy
 
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     h.setOptionValue("time_limit", float(time_limit))
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
     h.setOptionValue("mip_abs_gap", float(mip_abs_gap))

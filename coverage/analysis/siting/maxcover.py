@@ -145,8 +145,8 @@ class _Master:
         self.y_row = np.full(n_y, -1, dtype=np.int64)
         self.n_col = 0
         self.n_row = 1
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        from .highs import new_highs
+        h = new_highs()
         h.setOptionValue("random_seed", 0)
         h.changeObjectiveSense(highspy.ObjSense.kMaximize)
         h.addRows(1, np.array([-np.inf]), np.array([float(k)]), 0, np.zeros(1, np.int32),
