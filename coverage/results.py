@@ -165,7 +165,7 @@ class Results:
 
     @property
     def excluded(self) -> pd.DataFrame:
-        return self.study.excluded()
+        return self.study.excluded().copy()   # the study keeps its own (computed once)
 
     @property
     def report(self) -> dict:

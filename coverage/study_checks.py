@@ -11,12 +11,14 @@ import pandas as pd
 import shapely
 
 from .io.vector import EXCLUDED_COLUMNS, excluded_frame
+from .steps import step as _step
 
 
 class StudyChecks:
     """Accounting, report figures and warnings of a :class:`~coverage.study.Study`."""
 
     # ------------------------------------------------------------------ accounting
+    @_step("accounting of the inputs left out")
     def excluded(self) -> pd.DataFrame:
         """Every input left out and why (``excluded.csv``). The population rows whose ``feature_id``
         starts with "cells" are the people of the raster window outside every community: with the
@@ -64,7 +66,8 @@ class StudyChecks:
         if rx is not None and len(rx):
             parts.append(excluded_frame("network", cfg.network.path, rx["feature"], rx["reason"], rx.get("detail", "")))
         out = pd.concat(parts, ignore_index=True)[EXCLUDED_COLUMNS]
-        out["file"] = out["file"].map(lambda f: cfg.relative(f) if f not in ("", "None") else "")
+        files = {f: (cfg.relative(f) if f not in ("", "None") else "") for f in out["file"].unique()}
+        out["file"] = out["file"].map(files)                  # one path resolved per file, not per row
         return out
 
     def report(self) -> dict:
