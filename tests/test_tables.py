@@ -238,3 +238,49 @@ def test_indicator_table_is_chinese_only_with_lang_zh(written):
     assert "name_en" in t.columns and "name_zh" not in t.columns
     assert table_header("indicators", "name_en", en) == "Indicator (English)"
     assert set(t.level) <= {"area", "township", "community"}
+
+
+def test_fast_sheet_writer_values_types_formats_and_widths(tmp_path):
+    """The data rows are written as XML without openpyxl cells: what openpyxl reads back is what the
+    tables hold (text with spaces and XML characters, blanks, numbers, booleans, inf as text), with
+    the column's number format on every data cell, and widths as _display_width gives them."""
+    from coverage.report.tables import _display_width, _display_widths, _write_xlsx
+    exc = pd.DataFrame({"layer": [" lead", "trail ", "a&b<c>d", "社区 名称", None, "", "x\ny"],
+                        "file": [1, 2.5, np.nan, None, True, np.int64(7), "s"],
+                        "feature_id": [np.inf, -np.inf, 1e20, 0.25, -0.0, 3.0, 2 ** 53],
+                        "reason": ["中文很长" * 30, "a" * 100, "#N/A", "=1+1", "ok", "ok", "ok"],
+                        "detail": pd.array([1, None, 3, 4, 5, 6, 7], dtype="Int64")})
+    summ = pd.DataFrame({"level": ["area", "area"], "population": [1234.5678, np.nan],
+                         "coverage_rate": [0.25, np.inf], "communities": [3, 4]})
+    path = tmp_path / "t.xlsx"
+    _write_xlsx({"excluded": exc, "summary": summ, "gaps": pd.DataFrame(columns=["gap_id", "rank"])}, path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[TABLES["excluded"][0]]
+    got = [list(r) for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert [r[0] for r in got] == [" lead", "trail ", "a&b<c>d", "社区 名称", None, None, "x\ny"]
+    assert [r[1] for r in got] == [1, 2.5, None, None, True, 7, "s"]
+    assert [r[2] for r in got] == [None, None, 1e20, 0.25, 0, 3, 2 ** 53]      # inf in a number column: blank
+    assert [r[3] for r in got][2:4] == ["#N/A", "=1+1"]            # text stays text (no error, no formula)
+    assert [r[4] for r in got] == [1, None, 3, 4, 5, 6, 7]
+    assert ws.column_dimensions["D"].width == 60 and ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:E8"
+    ws = wb[TABLES["summary"][0]]
+    assert [c.number_format for c in ws["B"][1:]] == ["#,##0", "#,##0"]
+    assert [c.number_format for c in ws["C"][1:]] == ["0.0%", "0.0%"]
+    assert [c.value for c in ws["B"][1:]] == [1234.5678, None] and ws["C"][2].value is None   # inf -> blank
+    assert ws.dimensions == "A1:D3"
+    ws = wb[TABLES["gaps"][0]]
+    assert ws.max_row == 1 and ws.auto_filter.ref is None
+    texts = ["", "abc", "中文", "社区 Community", "ａ全角", "x" * 200, "混合 mixed 文字" * 9]
+    assert _display_widths(texts).tolist() == [min(_display_width(t), _display_width(t[:64])) for t in texts]
+    assert _display_widths([]).tolist() == [] and _display_widths(["", ""]).tolist() == [0, 0]
+
+
+def test_markdown_columns_match_cell_by_cell():
+    from coverage.report.tables import _md_cell, _md_column
+    vals = {"rate": [0.1234, np.nan, 1.0], "people": [1234.5, np.inf, 0.0], "m2": [12.25, 3.0, np.nan],
+            "count": [1, 2, 30000], "coord": [24.123456789, -1.5, 0.0], "num": [1.5, 2.0, 1234.567],
+            "text": ["a|b", "x\ny", "中文"], "bool": [True, False, True]}
+    for kind, v in vals.items():
+        s = pd.Series(v)
+        for lang in ("both", "zh", "en"):
+            assert _md_column(s, kind, lang) == [_md_cell(x, kind, lang) for x in s.tolist()], (kind, lang)
