@@ -204,13 +204,14 @@ def _community_label(row, st: _Style):
 
 def _save(fig, path):
     """Write the figure as an 8-bit greyscale PNG at DPI (every figure is drawn in greys; a
-    greyscale PNG encodes three times faster and is a third of the size of RGBA)."""
+    greyscale PNG encodes three times faster and is a third of the size of RGBA). zlib level 3:
+    half the encoding time of level 6 for files 10-20% larger."""
     from PIL import Image
 
     fig.set_dpi(DPI)
     fig.canvas.draw()
     rgba = np.asarray(fig.canvas.buffer_rgba())
-    Image.fromarray(rgba, "RGBA").convert("L").save(path, format="PNG", compress_level=6)
+    Image.fromarray(rgba, "RGBA").convert("L").save(path, format="PNG", compress_level=3)
     plt.close(fig)
     return Path(path)
 
