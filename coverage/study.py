@@ -183,42 +183,72 @@ class Study(StudyInputs, StudyChecks, StudyModes):
         return Results(self)
 
     @_step("life-circle polygons")
-    def life_circles(self, method="raster", cell_m=None):
+    def life_circles(self, method="raster", cell_m=None, workers=None):
         """(category circles at every break, per-facility circles at the plan threshold or None).
 
         Drawn from the reached network (coverage.core.isochrones): on a raster of ``cell_m``
         metres (config ``analysis.circle_cell_m``, default 10) by default, or with exact buffers
-        (``method="faces"`` or ``"buffers"``: slow on a county). Coverage never comes from them."""
+        (``method="faces"`` or ``"buffers"``: slow on a county). Coverage never comes from them.
+
+        The categories' dissolved circles and facility circles are independent tasks run on
+        ``workers`` threads (default: the cores available, at most 4; see
+        ``coverage.core.isochrones.run_tasks``); the result is the same, bit for bit, whatever the
+        number. ``workers=1`` draws them one after another in this thread (for debugging or
+        profiling)."""
         from .core.isochrones import DEFAULT_CELL_M, category_circles, circle_grid, facility_circles
-        from .core.isochrones import network_faces
+        from functools import partial
+
+        from .core.isochrones import network_faces, run_tasks
         a = self.config.analysis
         net, ag, fac = self.network, self.access(), self.facilities
         breaks = sorted(self.breaks)
         cell_m = float(cell_m or getattr(a, "circle_cell_m", None) or DEFAULT_CELL_M)
         draw = {"method": method, "crs": net.crs, "node_x": net.node_x, "node_y": net.node_y}
         if method == "raster":
-            draw.update(grid=circle_grid(net.edge_geometry, a.circle_buffer_m, cell_m), cell_m=cell_m)
+            grid = circle_grid(net.edge_geometry, a.circle_buffer_m, cell_m)
+            grid._edge_boxes()                       # its lazy cache, filled before the threads
+            draw.update(grid=grid, cell_m=cell_m)
         elif method == "faces":
             draw.update(faces=network_faces(net.edge_geometry, a.circle_buffer_m, 4))
         edges = (net.edge_u, net.edge_v, self._circle_edge_length(), net.edge_geometry)
-        out, per_fac = [], []
-        for cat in self.categories:
-            src = self._fac_points(cat)
-            node_d = road_node_distance(ag, src, breaks[-1].metres)
-            g = category_circles(*edges, node_d, [b.metres for b in breaks], a.circle_buffer_m, **draw)
+        # everything read from the study is read here, in this thread; the tasks only compute
+        break_m = [b.metres for b in breaks]
+        break_min = [b.minutes_at(self.speed_m_per_min) for b in breaks]
+        cats = list(self.categories)
+        src = {cat: self._fac_points(cat) for cat in cats}
+        fac_cat = fac.category.to_numpy()
+        fac_ids = fac.facility_id.to_numpy()
+        thresholds, speed = self.thresholds, self.speed_m_per_min
+
+        def dissolved(cat):
+            node_d = road_node_distance(ag, src[cat], breaks[-1].metres)
+            g = category_circles(*edges, node_d, break_m, a.circle_buffer_m, **draw)
             g.insert(0, "category", cat)
-            g.insert(1, "break_min", [b.minutes_at(self.speed_m_per_min) for b in breaks])
-            out.append(g)
-            if a.facility_circles and len(src):
-                t = self.thresholds[cat]
-                ids = fac.facility_id.to_numpy()[(fac.category == cat).to_numpy()]
-                _, node_mat = reach_matrix(ag, ag.point_node[src], np.empty(0, dtype=np.int64), t.metres,
-                                           road_nodes_too=True)
-                f = facility_circles(*edges, node_mat, ids, [t.metres], a.circle_buffer_m, **draw)
-                del node_mat
-                f.insert(0, "category", cat)
-                f.insert(1, "break_min", t.minutes_at(self.speed_m_per_min))
-                per_fac.append(f)
+            g.insert(1, "break_min", break_min)
+            return g
+
+        def per_facility(cat):
+            t = thresholds[cat]
+            ids = fac_ids[fac_cat == cat]
+            _, node_mat = reach_matrix(ag, ag.point_node[src[cat]], np.empty(0, dtype=np.int64), t.metres,
+                                       road_nodes_too=True)
+            f = facility_circles(*edges, node_mat, ids, [t.metres], a.circle_buffer_m, **draw)
+            del node_mat
+            f.insert(0, "category", cat)
+            f.insert(1, "break_min", t.minutes_at(speed))
+            return f
+
+        fac_cats = [c for c in cats if a.facility_circles and len(src[c])]
+        # longest tasks first (facility circles of the categories with most facilities)
+        tasks = sorted([(len(src[c]) * 4 + 1, 1, k, c) for k, c in enumerate(fac_cats)]
+                       + [(len(src[c]), 0, k, c) for k, c in enumerate(cats)],
+                       key=lambda x: (-x[0], x[1], x[2]))
+        done = run_tasks([partial(per_facility if kind else dissolved, c) for _, kind, _, c in tasks],
+                         workers)
+        out = [None] * len(cats)
+        per_fac = [None] * len(fac_cats)
+        for (_, kind, k, _), res in zip(tasks, done):
+            (per_fac if kind else out)[k] = res
         circles = pd.concat(out, ignore_index=True) if out else None
         fc = pd.concat(per_fac, ignore_index=True) if per_fac else None
         return circles, fc

@@ -469,3 +469,46 @@ def test_group_union_in_chunks_equals_union_per_group():
     for k in range(60):  # oracle loop
         ref = shapely.union_all(discs[group == k])
         assert got[k].equals(ref) or (got[k].is_empty and ref.is_empty)
+
+
+# --- threads ---------------------------------------------------------------------------
+
+
+def test_run_tasks_keeps_list_order_and_raises():
+    import time
+    from coverage.core.isochrones import default_workers, run_tasks
+
+    assert 1 <= default_workers() <= isochrones.MAX_WORKERS
+    # the first task finishes last: results still come in the list's order
+    tasks = [partial(lambda k: (time.sleep(0.05 * (4 - k)), k)[1], k) for k in range(4)]
+    assert run_tasks(tasks, workers=3) == [0, 1, 2, 3] == run_tasks(tasks, workers=1)
+
+    def boom():
+        raise InputError("no", field="x", fix="y")
+    with pytest.raises(InputError):
+        run_tasks([lambda: 1, boom, lambda: 2], workers=2)
+
+
+def test_raster_circles_on_threads_same_bits_as_one_thread():
+    """Categories drawn at once on threads sharing one CircleGrid (and its caches) give the
+    same WKB as one after another."""
+    from coverage.core.isochrones import circle_grid, run_tasks
+
+    u, v, length, g, xy = grid()
+    n = len(xy)
+    a = sp.csr_array((length, (u, v)), shape=(n, n))
+    sets = [[0], [14, 33], [5, 20, 27], [8], [1, 2, 3, 30]]
+
+    def draw(src, grid_):
+        dist = dijkstra(a, directed=False, indices=src)
+        kw = dict(buffer_m=BUF, method="raster", grid=grid_, cell_m=3.0)
+        cat = isochrones.category_circles(u, v, length, g, dist.min(axis=0), [100.0, 250.0], **kw)
+        fac = isochrones.facility_circles(u, v, length, g, as_sparse(dist, 250.0),
+                                          np.array(src), [250.0], **kw)
+        return shapely.to_wkb(np.concatenate([cat.geometry.values, fac.geometry.values]))
+
+    one = run_tasks([partial(draw, s, circle_grid(g, BUF, 3.0)) for s in sets], workers=1)
+    shared = circle_grid(g, BUF, 3.0)
+    for _ in range(3):
+        many = run_tasks([partial(draw, s, shared) for s in sets], workers=4)
+        assert [list(x) for x in many] == [list(x) for x in one]

@@ -175,11 +175,13 @@ class CircleGrid:
         return self._boxes
 
     def _flat(self, width):
-        """row * width + col of every run (cached for the last width)."""
-        if getattr(self, "_flat_width", None) != width:
-            self._flat_cells = self.row.astype(np.int64) * width + self.col
-            self._flat_width = width
-        return self._flat_cells
+        """row * width + col of every run (cached for the last width). Safe to call from several
+        threads: the cache is one (width, cells) tuple, read and replaced in one step."""
+        cached = getattr(self, "_flat_cache", None)
+        if cached is None or cached[0] != width:
+            cached = (width, self.row.astype(np.int64) * width + self.col)
+            self._flat_cache = cached
+        return cached[1]
 
     def _runs(self, edge):
         """Run indices of the given edges' runs, edge after edge; and the count per edge."""

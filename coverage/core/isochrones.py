@@ -28,6 +28,9 @@ nodes (facility circles; explicit zeros are distances of 0, absent entries are u
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -57,12 +60,49 @@ __all__ = [
     "circle_grid",
     "category_circles",
     "facility_circles",
+    "default_workers",
+    "run_tasks",
 ]
 
 METHODS = ("raster", "faces", "buffers")
 
 #: Facilities drawn at once by the raster method (their reached edges and windows in memory).
 FACILITY_CHUNK = 256
+
+#: At most this many threads draw circles at once (each holds its own rasters in memory).
+MAX_WORKERS = 4
+
+
+def default_workers() -> int:
+    """Threads for drawing circles: the cores this process may use, at most ``MAX_WORKERS``."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    return max(1, min(n, MAX_WORKERS))
+
+
+def run_tasks(tasks, workers=None):
+    """Results of the calls ``tasks`` (a list of argument-less callables), in the list's order.
+
+    With ``workers`` > 1 (default :func:`default_workers`) they run in a thread pool: the drawing
+    is numpy, scipy and shapely work that mostly releases the GIL, so independent tasks (e.g. the
+    categories of a study) use several cores. Each result is collected by its index, never by
+    completion order, so the output is the same, bit for bit, as ``workers=1`` (a plain loop in
+    this thread, for debugging), provided the tasks share no mutable state. Tasks are started in
+    the list's order: put the longest first. The first task to fail raises its error."""
+    tasks = list(tasks)
+    n = default_workers() if workers is None else max(1, int(workers))
+    if n == 1 or len(tasks) <= 1:
+        return [t() for t in tasks]
+    with ThreadPoolExecutor(max_workers=min(n, len(tasks)), thread_name_prefix="circles") as ex:
+        futures = [ex.submit(t) for t in tasks]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()                  # tasks not started yet; running ones finish
+            raise
 
 
 def _frame(records, geometry, crs):
