@@ -18,13 +18,16 @@ from matplotlib.patches import Patch
 from ...analysis.coverage import covered
 from ...labels import COVERAGE_CLASS_BREAKS, classify_rate
 from .style import (GREY_FILLS, GREY_HATCHES, NO_DATA_FILL, NO_DATA_HATCH, _community_label, _decorate,
-                    _footer, _frame, _panel_grid, _pct, _Style, _title, fill, outline, plt)
+                    _footer, _frame, _panel_grid, _panel_layout, _pct, _Style, _title, fill, outline, plt,
+                    polygon_path)
 
 MAX_LABELS = 30
 MAX_GAP_MARKS = 25
 MAX_POINTS = 5000
 #: Figure pixels across a map (8 inches at 200 dpi): geometry is simplified to about one.
 FIGURE_PX = 1600
+#: Pixels across a panel of the gaps and sites figures (4.2 inches at 200 dpi).
+PANEL_PX = 840
 GAP_COLUMNS = ("category", "rank", "population")
 
 
@@ -42,11 +45,26 @@ class FigureData:
             simple = shapely.simplify(geoms, self.tol, preserve_topology=True)
         self.communities = comm.set_geometry(type(comm.geometry)(simple, index=comm.index, crs=comm.crs))
         self.bounds = comm.total_bounds
+        self.panel_tol = self.tol * FIGURE_PX / PANEL_PX
+        self._panel_path = None
 
-    def simplify(self, gdf):
+    def simplify(self, gdf, tol=None):
         # for drawing only: plain Douglas-Peucker (topology-preserving is 50x slower on gap areas)
-        g = shapely.simplify(np.asarray(gdf.geometry.values, dtype=object), self.tol, preserve_topology=False)
+        g = shapely.simplify(np.asarray(gdf.geometry.values, dtype=object), tol or self.tol, preserve_topology=False)
         return gdf.set_geometry(type(gdf.geometry)(g, index=gdf.index, crs=gdf.crs))
+
+    @property
+    def panel_communities(self):
+        """All communities simplified to a panel's pixel, as one Path: the ground of every panel
+        of the gaps and sites figures, built once."""
+        if self._panel_path is None:
+            geoms = np.asarray(self.communities.geometry.values, dtype=object)
+            try:
+                simple = shapely.coverage_simplify(geoms, self.panel_tol)
+            except shapely.errors.GEOSException:
+                simple = shapely.simplify(geoms, self.panel_tol, preserve_topology=True)
+            self._panel_path = polygon_path(simple)
+        return self._panel_path
 
 
 def main_rates(res, cat):
@@ -168,11 +186,12 @@ def gaps_figure(res, st: _Style, data: FigureData | None = None):
     with plt.rc_context(st.rc()):
         fig, axes = _panel_grid(len(cats))
         for ax, cat in zip(axes, cats):
-            fill(ax, data.communities.geometry.values, facecolor="#f4f4f4", zorder=1)
-            _outline(ax, data, lw=0.6 if len(data.communities) <= 100 else 0.25)
+            # ground and outlines as one patch (nothing is drawn between them here)
+            fill(ax, data.panel_communities, facecolor="#f4f4f4", edgecolor="#555555",
+                 linewidth=0.6 if len(data.communities) <= 100 else 0.25, zorder=1)
             g = gaps[gaps.category == cat].sort_values("rank", kind="stable")
             if len(g):
-                g = data.simplify(g)
+                g = data.simplify(g, data.panel_tol)
                 top, rest = g.iloc[:MAX_GAP_MARKS], g.iloc[MAX_GAP_MARKS:]
                 if len(rest):
                     fill(ax, rest.geometry.values, facecolor="#9a9a9a", alpha=0.9, zorder=4)
@@ -198,8 +217,13 @@ def gaps_figure(res, st: _Style, data: FigureData | None = None):
             fig.text(0.5, 0.005, st.safe(notes[0]), ha="center", va="bottom", fontsize=6.5)
         fig.suptitle(f"{_title(res, st)}\n{st.t['gaps_title']}", fontsize=11)
         _footer(fig, res, st)
-        fig.tight_layout(rect=(0, 0.04, 1, 1 - 0.45 / fig.get_size_inches()[1]))   # room for 2-line title
+        _panel_layout(fig, *_grid_shape(axes))
     return fig
+
+
+def _grid_shape(axes):
+    """(rows, columns) of the panel grid the axes are in."""
+    return axes[0].get_subplotspec().get_gridspec().get_geometry()
 
 
 def sites_figure(res, st: _Style, data: FigureData | None = None):
@@ -212,11 +236,12 @@ def sites_figure(res, st: _Style, data: FigureData | None = None):
         for ax, cat in zip(axes, cats):
             s = sites[sites.category == cat].sort_values("rank")
             ids = set(s.community_id.dropna())
-            fill(ax, comm.geometry.values, facecolor="white", zorder=1)
+            fill(ax, data.panel_communities, facecolor="white", zorder=1)
             hit = comm[comm.community_id.isin(ids)]
             if len(hit):
                 fill(ax, hit.geometry.values, facecolor="#d0d0d0", hatch="..", zorder=2)
-            _outline(ax, data, lw=0.6 if len(comm) <= 100 else 0.25)
+            fill(ax, data.panel_communities, facecolor="none", edgecolor="#555555",
+                 linewidth=0.6 if len(comm) <= 100 else 0.25, zorder=3)
             for _, row in hit.sort_values("community_id").head(MAX_LABELS).iterrows():
                 p = row.geometry.representative_point()
                 ax.annotate(_community_label(row, st), (p.x, p.y), xytext=(0, -10), textcoords="offset points",
@@ -245,5 +270,5 @@ def sites_figure(res, st: _Style, data: FigureData | None = None):
         fig.legend(handles=handles, loc="lower left", fontsize=7, ncol=3, frameon=False)
         fig.suptitle(f"{_title(res, st)}\n{st.t['sites_title']}", fontsize=11)
         _footer(fig, res, st)
-        fig.tight_layout(rect=(0, 0.04, 1, 1 - 0.45 / fig.get_size_inches()[1]))   # room for 2-line title
+        _panel_layout(fig, *_grid_shape(axes))
     return fig
