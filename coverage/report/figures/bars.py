@@ -76,7 +76,9 @@ def township_figure(res, st: _Style):
             ax.set_xticks([0, 20, 40, 60, 80, 100])
             ax.tick_params(axis="x", labelsize=7)
             ax.set_xlabel(st.t["rate_axis"], fontsize=7)
-            ax.set_title(st.t["panel"].format(cat=st.cat(cat), thr=st.thr(res, cat)), fontsize=9)
+            # y given: matplotlib then skips measuring every tick label to place the title (it goes
+            # where it would anyway: nothing is above the axes)
+            ax.set_title(st.t["panel"].format(cat=st.cat(cat), thr=st.thr(res, cat)), fontsize=9, y=1.0)
         handles = [Patch(facecolor="#404040", edgecolor="black", label=st.t["meets"]),
                    Patch(facecolor="#d9d9d9", edgecolor="black", hatch="////", label=st.t["below"]),
                    plt.Line2D([], [], color="black", linestyle="--", label=st.t["target"].format(t=100)

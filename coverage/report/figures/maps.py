@@ -130,7 +130,7 @@ def coverage_figure(res, cat, st: _Style | None = None, *, labels=True, data: Fi
                   fontsize=7, title_fontsize=7, framealpha=0.9, handleheight=1.6)
         _decorate(ax, st)
         fig.suptitle(_title(res, st), fontsize=11)
-        ax.set_title(st.t["cov_title"].format(cat=st.cat(cat), thr=st.thr(res, cat)), fontsize=9)
+        ax.set_title(st.t["cov_title"].format(cat=st.cat(cat), thr=st.thr(res, cat)), fontsize=9, y=1.0)
         if note:
             ax.text(0.0, -0.02, st.safe(note), transform=ax.transAxes, ha="left", va="top", fontsize=6.5)
         _footer(fig, res, st)
@@ -208,7 +208,7 @@ def gaps_figure(res, st: _Style, data: FigureData | None = None):
             density |= _uncovered(ax, res, cat, data)
             _frame(ax, data.bounds)
             _decorate(ax, st)
-            ax.set_title(st.t["panel"].format(cat=st.cat(cat), thr=st.thr(res, cat)), fontsize=9)
+            ax.set_title(st.t["panel"].format(cat=st.cat(cat), thr=st.thr(res, cat)), fontsize=9, y=1.0)
         dot = plt.Line2D([], [], marker="s" if density else "o", color="none", markerfacecolor="dimgrey",
                          markeredgecolor="none", markersize=5, label=st.t["uncovered"])
         handles = [Patch(facecolor="#9a9a9a", edgecolor="black", hatch="\\\\\\", label=st.t["gap"]), dot]
@@ -261,7 +261,7 @@ def sites_figure(res, st: _Style, data: FigureData | None = None):
                             bbox=dict(facecolor="white", edgecolor="black", linewidth=0.4, pad=0.6))
             _frame(ax, data.bounds)
             _decorate(ax, st)
-            ax.set_title(st.t["panel"].format(cat=st.cat(cat), thr=st.thr(res, cat)), fontsize=9)
+            ax.set_title(st.t["panel"].format(cat=st.cat(cat), thr=st.thr(res, cat)), fontsize=9, y=1.0)
         handles = [plt.Line2D([], [], marker="*", color="none", markerfacecolor="white", markeredgecolor="black",
                               markersize=11, label=st.t["site"]),
                    plt.Line2D([], [], marker="o", color="none", markerfacecolor="black", markeredgecolor="none",
