@@ -220,3 +220,42 @@ def test_community_labels_are_capped(res, monkeypatch):
     labelled = [t for t in texts if "\n" in t and t.split("\n")[1].endswith(("%", "no population"))]
     assert len(labelled) == 3
     assert any(t.startswith("labels: the 3 communities with most uncovered people (of 12)") for t in texts)
+
+
+def test_panel_titles_clear_of_other_panels_and_the_figure_title(sample_results):
+    """The gaps and sites figures are laid out by hand (_panel_layout): on a grid of two rows or
+    more no panel title overlaps another panel or the figure's two-line title."""
+    st = F._Style("en", None)
+    for make in (F.gaps_figure, F.sites_figure):
+        fig = make(sample_results, st)
+        fig.set_dpi(F.DPI)
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        axes = [ax for ax in fig.axes if ax.get_visible()]
+        assert len({round(ax.get_position().y0, 3) for ax in axes}) >= 2, "needs two rows of panels"
+        sup = fig._suptitle.get_window_extent(r)
+        for ax in axes:
+            title = ax.title.get_window_extent(r)
+            assert not title.overlaps(sup), make.__name__
+            for other in axes:
+                if other is not ax:
+                    assert not title.overlaps(other.get_window_extent(r)), make.__name__
+            assert ax.get_window_extent(r).y1 < sup.y0
+        F.plt.close(fig)
+
+
+def test_township_bars_drawn_as_one_patch_per_class(res):
+    """Bars below the target (hatched) and the others are one patch each per panel (no Rectangle
+    per bar); each bar ends at the value its label gives."""
+    from matplotlib.patches import PathPatch
+    st = F._Style("en", None)
+    fig = F._township_figure(res, st)
+    for ax in [a for a in fig.axes if a.get_visible()]:
+        patches = [p for p in ax.patches if isinstance(p, PathPatch)]
+        assert 1 <= len(patches) <= 2 and not any(type(p).__name__ == "Rectangle" for p in ax.patches)
+        ends = sorted(round(float(x), 1) for p in patches
+                      for x in p.get_path().vertices.reshape(-1, 5, 2)[:, :, 0].max(axis=1))
+        labels = sorted(0.0 if t.get_text() == "—" else float(t.get_text().rstrip("%")) for t in ax.texts
+                        if (t.get_text().endswith("%") or t.get_text() == "—") and "target" not in t.get_text())
+        assert ends == labels
+    F.plt.close(fig)
