@@ -274,7 +274,6 @@ def fill(ax, geoms, facecolor, edgecolor="none", linewidth=0.0, hatch=None, zord
     """Draw polygons (or the Path ``polygon_path`` made of them) as one patch (fill, outline and
     hatching)."""
     from matplotlib.patches import PathPatch
-
     from matplotlib.path import Path as MPath
 
     path = geoms if isinstance(geoms, MPath) else polygon_path(geoms)
