@@ -68,7 +68,7 @@ def _write_xlsx(sheets: dict, path: Path) -> None:
     tables give the same bytes."""
     from openpyxl.styles import Font
 
-    from .report.tables import FIXED_DATE, _fix_zip
+    from .report.xlsx import FIXED_DATE, _fix_zip
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         for name, df in sheets.items():

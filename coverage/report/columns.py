@@ -8,6 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
+
 from ..labels import CATEGORIES, CATEGORY_LABELS_EN, CATEGORY_LABELS_ZH
 
 
@@ -254,3 +257,28 @@ def describe(table: str, name: str) -> Col:
     if name in COLUMNS:
         return COLUMNS[name]
     raise KeyError(f"column {name!r} of table {table!r} has no entry in coverage.tables.COLUMNS: add one")
+
+
+#: the workbook sheets and tables/ CSVs: key -> (sheet name, csv file)
+TABLES = {
+    "summary": ("汇总 Summary", "summary.csv"),
+    "township": ("乡镇街道 By township", "by_township.csv"),
+    "community": ("社区 By community", "by_community.csv"),
+    "indicators": ("规划指标 Indicators", "indicators.csv"),
+    "gaps": ("服务缺口 Gaps", "gaps.csv"),
+    "sites": ("建议选址 Suggested sites", "suggested_sites.csv"),
+    "slope_effect": ("坡度影响 Slope effect", "slope_effect.csv"),
+    "travel_circles": ("出行服务圈 Travel circles", "travel_circles.csv"),
+    "excluded": ("剔除数据 Excluded inputs", "excluded.csv"),
+    "dictionary": ("字段说明 Column dictionary", "column_dictionary.csv"),
+}
+
+
+def _headed(key, df, lang="both") -> pd.DataFrame:
+    """Rounded copy with the table's headers (inf -> blank)."""
+    df = df.copy()
+    for c in df.columns:
+        if pd.api.types.is_float_dtype(df[c]):
+            df[c] = df[c].replace([np.inf, -np.inf], np.nan).round(10 if describe(key, c).kind == "rate" else 6)
+    df.columns = [describe(key, c).header_for(lang) for c in df.columns]
+    return df
