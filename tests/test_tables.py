@@ -146,8 +146,8 @@ def test_markdown_sections_and_percentages(written):
     assert "| 覆盖率 Coverage rate |" in md
 
 
-def test_two_runs_identical(res, tmp_path):
-    a = write_tables(res, tmp_path / "a")
+def test_two_runs_identical(written, tmp_path):
+    res, a = written                      # the module's first write; a second one here
     b = write_tables(res, tmp_path / "b")
     wa, wb = openpyxl.load_workbook(a["xlsx"]), openpyxl.load_workbook(b["xlsx"])
     assert wa.sheetnames == wb.sheetnames
@@ -163,22 +163,21 @@ def test_two_runs_identical(res, tmp_path):
     assert a["xlsx"].read_bytes() == b["xlsx"].read_bytes()  # fixed zip dates: byte-identical too
 
 
-def test_every_written_csv_column_is_documented(res, tmp_path):
-    from coverage.report.outputs import write_outputs
-    files = write_outputs(res, tmp_path)
-    files.update(write_tables(res, tmp_path))
-    lead = sorted(tmp_path.glob("*.csv"))
+def test_every_written_csv_column_is_documented(res, sample_out):
+    # sample_out: every file write_outputs writes for the sample (Results.write), tables included
+    out = sample_out
+    lead = sorted(out.glob("*.csv"))
     assert lead, "write_outputs wrote no CSV"
     for path in lead:
         assert path.name in LEAD_CSVS, f"{path.name}: add it to LEAD_CSVS and document its columns"
         for name in pd.read_csv(path, encoding="utf-8-sig", nrows=0).columns:
             describe(LEAD_CSVS[path.name], name)  # KeyError when undocumented
-    cols_md = (tmp_path / "columns.md").read_text(encoding="utf-8")
+    cols_md = (out / "columns.md").read_text(encoding="utf-8")
     for path in lead:
         assert f"## {path.name}" in cols_md
     for key, (_, fname) in TABLES.items():
         headers = {table_header(key, c, res) for c in build_tables(res)[key].columns}
-        got = list(pd.read_csv(tmp_path / "tables" / fname, encoding="utf-8-sig", nrows=0).columns)
+        got = list(pd.read_csv(out / "tables" / fname, encoding="utf-8-sig", nrows=0).columns)
         assert got and set(got) <= headers
         assert f"## tables/{fname}" in cols_md
         for h in got:
