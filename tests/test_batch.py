@@ -119,7 +119,8 @@ def test_batch_on_dask_equals_single_runs_and_reruns_only_what_changed(province,
     summary_bytes = (out / "province_summary.csv").read_bytes()
 
     # 2. rerun on an existing cluster (--scheduler): the good counties are skipped, the broken one is retried
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    # (one worker process: the 2-worker cluster was the batch's own above; a process costs seconds)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         addr = cluster.scheduler_address
         assert main(["batch", "--config", str(d / "province.yaml"), "--scheduler", addr, "--quiet"]) == 1
         runs = _run_json(out)
