@@ -20,12 +20,13 @@ demo: install
 	$(BIN)/python scripts/run_coverage.py --config data/sample/study.yaml --out maps/sample
 	$(BIN)/python scripts/run_coverage.py --config data/sample/study_hilly.yaml --out maps/sample_hilly --quiet
 
-# The tests run on one pytest-xdist worker per core (-n auto); tests sharing an expensive fixture
-# (the sample run, a browser, a province) stay on one worker (--dist loadgroup, see tests/conftest.py).
+# The tests run on one pytest-xdist worker per core (-n auto), a test module whole on one worker so
+# that its module fixtures (a browser, a province, a generated county) are built once (--dist loadfile;
+# --no-loadscope-reorder keeps the alphabetical order, which starts the slowest modules early).
 # Bytecode is cached even where PYTHONDONTWRITEBYTECODE is set: pytest otherwise rewrites the asserts
 # of every test module again in every worker (~4 s each). `.venv/bin/python -m pytest` runs in one process.
 test: install
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n auto --dist loadgroup
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 bench: install
 	$(BIN)/python scripts/benchmark_core.py
