@@ -41,7 +41,7 @@ from coverage.errors import InputError
 
 from .circle_raster import DEFAULT_CELL_M, CircleGrid, circle_grid
 from .faces import NetworkFaces, _union_groups, draw_exact, network_faces  # noqa: F401
-from .pieces import (DEFAULT_BUFFER_M, DEFAULT_QUAD_SEGS, _as_edges, _check_breaks,  # noqa: F401
+from .pieces import (DEFAULT_BUFFER_M, DEFAULT_QUAD_SEGS, _as_edges, _check_breaks, reached_parts,  # noqa: F401
                      _check_buffer, _pieces, cut_lines, edge_lines, reached_pieces,
                      reached_segments)
 
@@ -123,17 +123,7 @@ def _stats(f, d_u, d_v, lens, n_groups, t):
     The pieces of :func:`~coverage.core.pieces._pieces` without building and sorting them: per
     row its piece from u (or the whole edge) and its piece from v, summed in that order (the
     order of the sorted pieces, so the sums are the same to the last bit)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        whole = (d_u + lens <= t) | (d_v + lens <= t)
-        from_u = (d_u <= t) & ~whole
-        from_v = (d_v <= t) & ~whole
-        pos = lens > 0
-        end_u = np.where(pos, (t - d_u) / np.where(pos, lens, 1.0), 0.0)
-        start_v = np.where(pos, 1.0 - (t - d_v) / np.where(pos, lens, 1.0), 1.0)
-    merged = from_u & from_v & (end_u >= start_v)
-    whole |= merged
-    from_u &= ~merged
-    from_v &= ~merged
+    whole, from_u, from_v, end_u, start_v = reached_parts(d_u, d_v, lens, t)
     first = np.where(whole, (1.0 - 0.0) * lens,
                      np.where(from_u, (np.clip(end_u, 0.0, 1.0) - 0.0) * lens, 0.0))
     second = np.where(from_v, (1.0 - np.clip(start_v, 0.0, 1.0)) * lens, 0.0)

@@ -132,12 +132,12 @@ def edge_lines(edge_u, edge_v, node_x=None, node_y=None, edge_geometry=None):
 # --- reached pieces --------------------------------------------------------------------
 
 
-def _pieces(d_u, d_v, length, t):
-    """Reached pieces of edges with end distances d_u, d_v and lengths ``length`` at break t.
-
-    Returns (row, start_frac, end_frac) with rows into the input arrays, sorted by row and
-    then start. Fully vectorised.
-    """
+def reached_parts(d_u, d_v, length, t):
+    """How a walk of ``t`` reaches each edge (end distances d_u, d_v, lengths ``length``): masks
+    (whole edge, a piece from u, a piece from v) and the fractions where the piece from u ends and
+    the piece from v starts (unclipped). Pieces from both ends that meet or overlap cover the
+    whole edge. Shared by :func:`_pieces` and the per-group sums of :mod:`coverage.core.isochrones`,
+    so both read the same pieces to the last bit."""
     with np.errstate(invalid="ignore", divide="ignore"):
         whole = (d_u + length <= t) | (d_v + length <= t)
         from_u = (d_u <= t) & ~whole
@@ -145,11 +145,20 @@ def _pieces(d_u, d_v, length, t):
         pos = length > 0
         end_u = np.where(pos, (t - d_u) / np.where(pos, length, 1.0), 0.0)
         start_v = np.where(pos, 1.0 - (t - d_v) / np.where(pos, length, 1.0), 1.0)
-    # Pieces from both ends that meet or overlap cover the whole edge.
     merged = from_u & from_v & (end_u >= start_v)
     whole |= merged
     from_u &= ~merged
     from_v &= ~merged
+    return whole, from_u, from_v, end_u, start_v
+
+
+def _pieces(d_u, d_v, length, t):
+    """Reached pieces of edges with end distances d_u, d_v and lengths ``length`` at break t.
+
+    Returns (row, start_frac, end_frac) with rows into the input arrays, sorted by row and
+    then start. Fully vectorised.
+    """
+    whole, from_u, from_v, end_u, start_v = reached_parts(d_u, d_v, length, t)
     rows_w = np.flatnonzero(whole)
     rows_u = np.flatnonzero(from_u)
     rows_v = np.flatnonzero(from_v)
