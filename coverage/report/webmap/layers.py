@@ -172,15 +172,20 @@ def add_circles(m, data, results, cats, thr, t, lang, order):
                    {"style": {"fillColor": col, "color": col, "weight": 1.5, "fillOpacity": 0.12}})
 
 
-def add_gaps(m, data, results, cats, t, lang, order):
-    gaps = results.gaps
-    if gaps is None or len(gaps) == 0:
+def _by_category(frame, cols, what, order_by, cats):
+    """(category, its rows ordered by ``order_by``) for each of ``cats`` with rows in ``frame``
+    (gaps, suggested sites); nothing when the frame is absent or empty."""
+    if frame is None or len(frame) == 0:
         return
-    need_cols(gaps, ["category", "population", "gap_id"], "gaps")
+    need_cols(frame, cols, what)
     for c in cats:
-        sub = gaps[gaps["category"].astype(str) == c].sort_values("gap_id", kind="stable")
-        if not len(sub):
-            continue
+        sub = frame[frame["category"].astype(str) == c].sort_values(order_by, kind="stable")
+        if len(sub):
+            yield c, sub
+
+
+def add_gaps(m, data, results, cats, t, lang, order):
+    for c, sub in _by_category(results.gaps, ["category", "population", "gap_id"], "gaps", "gap_id", cats):
         geo = data.cached(("gaps", c), lambda sub=sub: [str(g) for g in data.geojson(sub.geometry.values,
                                                                                     GAP_DISPLAY_TOL_M)])
         vals = [[str(g), fmt_int(p)] for g, p in
@@ -269,14 +274,7 @@ def add_uncovered(m, data, results, cats, thr, t, lang, max_points):
 
 
 def add_sites(m, data, results, cats, t, lang, order):
-    sites = results.sites
-    if sites is None or len(sites) == 0:
-        return
-    need_cols(sites, ["rank", "category", "added_population"], "sites")
-    for c in cats:
-        sub = sites[sites["category"].astype(str) == c].sort_values("rank", kind="stable")
-        if not len(sub):
-            continue
+    for c, sub in _by_category(results.sites, ["rank", "category", "added_population"], "sites", "rank", cats):
         lon, lat = data.lonlat(sub)
         lab = cat_label(c, lang)
         vals = [[str(r), lab, fmt_int(a)] for r, a in
