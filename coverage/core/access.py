@@ -168,21 +168,28 @@ def _ranges(starts, lens):
 
 
 class _Targets:
-    """Target locations of a reach matrix: their anchors, and which targets hang on each junction."""
+    """Target locations of a reach matrix: their anchors, and which targets hang on each junction
+    (``ptr``, ``inc``: the targets of junction j are ``inc[ptr[j]:ptr[j + 1]]``, ascending)."""
 
-    def __init__(self, ag: AccessGraph, ids, cutoff):
-        self.ids = np.asarray(ids, dtype=np.int64)
-        self.n = len(self.ids)
-        self.J, self.O = _anchors(ag, self.ids, inward=True)
-        ok = (self.J >= 0) & (self.O <= cutoff)
-        a = self.J[ok]
-        b = np.nonzero(ok)[0]
-        o = np.lexsort((b, a))
-        a, b = a[o], b[o]
+    def __init__(self, ag: AccessGraph, ids, cutoff, *, all_roads=False):
         nJ = ag.n_junctions
-        self.ptr = np.zeros(nJ + 1, dtype=np.int64)
-        np.cumsum(np.bincount(a, minlength=nJ), out=self.ptr[1:])
-        self.inc = b
+        self.ids = np.arange(ag.n_road) if all_roads else np.asarray(ids, dtype=np.int64)
+        self.n = len(self.ids)
+        cached = ag.__dict__.get("_road_targets") if all_roads else None
+        if cached is None:
+            J, O = _anchors(ag, self.ids, inward=True)
+            # every road node (for drawing) is grouped once per graph, whatever the cutoff: a
+            # target anchored farther than the cutoff is found but never within it
+            ok = (J >= 0) if all_roads else (J >= 0) & (O <= cutoff)
+            rows = np.nonzero(ok)[0]                      # ascending, so a stable sort by
+            a = J[ok]                                     # junction keeps them ascending
+            ptr = np.zeros(nJ + 1, dtype=np.int64)
+            np.cumsum(np.bincount(a, minlength=nJ), out=ptr[1:])
+            inc = rows[np.argsort(a, kind="stable")]
+            cached = (J, O, ptr, inc)
+            if all_roads:
+                ag.__dict__["_road_targets"] = cached     # the graph's cache (read-only arrays)
+        self.J, self.O, self.ptr, self.inc = cached
         self._mark = np.zeros(self.n, dtype=bool)
 
     def near(self, junctions, extra=None):
@@ -197,7 +204,7 @@ class _Targets:
         return out
 
 
-def reach_matrix(ag: AccessGraph, source_nodes, target_nodes, cutoff: float, *, chunk: int = 64,
+def reach_matrix(ag: AccessGraph, source_nodes, target_nodes, cutoff: float, *, chunk: int = 32,
                  road_nodes_too: bool = False):
     """Sparse (n_sources × n_targets) matrix of walking distances ≤ cutoff between locations.
 
@@ -214,7 +221,7 @@ def reach_matrix(ag: AccessGraph, source_nodes, target_nodes, cutoff: float, *, 
     n, n_src = ag.n_road, len(source_nodes)
     sets = [_Targets(ag, target_nodes, cutoff)]
     if road_nodes_too:
-        sets.append(_Targets(ag, np.arange(n), cutoff))
+        sets.append(_Targets(ag, None, cutoff, all_roads=True))
     valid = np.flatnonzero(source_nodes >= 0)
     s_id = source_nodes[valid]
     s_pt = s_id >= n
@@ -251,6 +258,7 @@ def reach_matrix(ag: AccessGraph, source_nodes, target_nodes, cutoff: float, *, 
         pairs.append((rank[i][o], j[o], d[o]))
     tpos = [np.full(tg.n, -1, dtype=np.int64) for tg in sets]
     blocks = [[] for _ in sets]
+    work = _Scratch()
     for start in range(0, len(valid), chunk):
         sel = order[start:start + chunk]                  # positions in ``valid``
         anc = np.concatenate([r_u[sel], r_v[sel]])
@@ -279,41 +287,62 @@ def reach_matrix(ag: AccessGraph, source_nodes, target_nodes, cutoff: float, *, 
         for tg, (pr, pj, pd), tp, bl in zip(sets, pairs, tpos, blocks):
             a, b = np.searchsorted(pr, start), np.searchsorted(pr, start + len(sel))
             T = tg.near(reached, pj[a:b] if b > a else None)
-            val = np.minimum(D[:, loc[tg.J[T, 0]]] + tg.O[T, 0], D[:, loc[tg.J[T, 1]]] + tg.O[T, 1])
+            # (chunk x targets): the better of the target's two anchors, in scratch buffers
+            # (an anchor outside the subgraph, loc -1, wraps to the last column: inf)
+            val = np.take(D, loc[tg.J[T, 0]], axis=1, out=work.get(0, (len(sel), len(T))), mode="wrap")
+            val += tg.O[T, 0]
+            alt = np.take(D, loc[tg.J[T, 1]], axis=1, out=work.get(1, val.shape), mode="wrap")
+            alt += tg.O[T, 1]
+            np.minimum(val, alt, out=val)
             if b > a:
                 tp[T] = np.arange(len(T))
                 np.minimum.at(val, (pr[a:b] - start, tp[pj[a:b]]), pd[a:b])
                 tp[T] = -1
-            r, c = np.nonzero(val <= cutoff)
-            bl.append((valid[sel[r]], T[c], val[r, c]))
+            within = np.less_equal(val, cutoff, out=work.get(2, val.shape, bool))
+            # row-major: each source's targets in ascending order, one run per source
+            bl.append((valid[sel], np.count_nonzero(within, axis=1),
+                       np.broadcast_to(T, within.shape)[within], val[within]))
         loc[g] = -1
 
-    out = [_csr_from_blocks(bl, n_src, tg.n) for bl, tg in zip(blocks, sets)]
+    out = [_csr_from_runs(bl, n_src, tg.n) for bl, tg in zip(blocks, sets)]
     return (out[0], out[1]) if road_nodes_too else out[0]
 
 
-def _csr_from_blocks(blocks, n_rows, n_cols) -> sp.csr_array:
-    """Canonical CSR from blocks of (rows, cols, values) in which each row's entries are contiguous
-    and sorted by column within one block (row-major ``np.nonzero`` of a chunk)."""
+class _Scratch:
+    """Reusable work arrays (a chunk's dense rows), so each chunk does not allocate (and fault in)
+    fresh pages: ``get(k, shape, dtype)`` is a C-contiguous view of buffer k."""
+
+    def __init__(self):
+        self._bufs = {}
+
+    def get(self, k, shape, dtype=np.float64):
+        size = int(np.prod(shape))
+        buf = self._bufs.get(k)
+        if buf is None or buf.size < size or buf.dtype != dtype:
+            buf = np.empty(max(size, 1 << 16), dtype=dtype)
+            self._bufs[k] = buf
+        return buf[:size].reshape(shape)
+
+
+def _csr_from_runs(blocks, n_rows, n_cols) -> sp.csr_array:
+    """Canonical CSR from blocks of (rows, count per row, cols, values): a block holds one run of
+    ``count`` entries per row, sorted by column, the runs in the block's row order; every row is in
+    at most one block."""
     if not blocks:
         return sp.csr_array((n_rows, n_cols), dtype=np.float64)
     rows = np.concatenate([b[0] for b in blocks])
-    cols = np.concatenate([b[1] for b in blocks])
-    vals = np.concatenate([b[2] for b in blocks]).astype(np.float64)
-    counts = np.bincount(rows, minlength=n_rows)
-    indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    # entries of one row are one contiguous run: its k-th entry goes to indptr[row] + k
-    new_run = np.ones(len(rows), dtype=bool)
-    new_run[1:] = rows[1:] != rows[:-1]
-    run_start = np.flatnonzero(new_run)
-    rank = np.arange(len(rows)) - np.repeat(run_start, np.diff(np.r_[run_start, len(rows)]))
-    dest = indptr[rows] + rank
-    out_c = np.empty(len(cols), dtype=np.int64)
-    out_v = np.empty(len(vals))
-    out_c[dest] = cols
-    out_v[dest] = vals
+    cnt = np.concatenate([b[1] for b in blocks]).astype(np.int64)
+    cols = np.concatenate([b[2] for b in blocks])
+    vals = np.concatenate([b[3] for b in blocks]).astype(np.float64, copy=False)
     itype = np.int32 if max(len(cols), n_cols) < np.iinfo(np.int32).max else np.int64
-    m = sp.csr_array((out_v, out_c.astype(itype), indptr.astype(itype)), shape=(n_rows, n_cols))
+    # the runs as rows of a matrix in block order (and one empty row last), then its rows picked in
+    # row order (scipy's row indexing, C++)
+    ptr = np.zeros(len(rows) + 2, dtype=itype)
+    np.cumsum(cnt, out=ptr[1:-1])
+    ptr[-1] = ptr[-2]
+    pick = np.full(n_rows, len(rows), dtype=np.int64)
+    pick[rows] = np.arange(len(rows))
+    m = sp.csr_array((vals, cols.astype(itype, copy=False), ptr), shape=(len(rows) + 1, n_cols))[pick]
+    m.indices, m.indptr = m.indices.astype(itype, copy=False), m.indptr.astype(itype, copy=False)
     m.has_canonical_format = True
     return m
