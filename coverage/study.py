@@ -310,19 +310,56 @@ class Study(StudyInputs, StudyChecks, StudyModes):
                                                                                         self.demand),
                              matrices=self._siting_matrices())
 
-    def run(self) -> "Results":
-        """Every step the command line runs, in order; returns the Results."""
+    def run(self, overlap: bool = True) -> "Results":
+        """Every step the command line runs; returns the Results.
+
+        With ``overlap`` (default) two independent chains of steps run at the same time on two
+        threads, to use a second core where the work releases the GIL (shapely, GDAL, numpy,
+        scipy, HiGHS): the walking network is built while the population raster is split and
+        the facilities are read, and the life circles are drawn while gaps, indicators and
+        siting are computed. Each step's result is the same as with ``overlap=False`` (one after
+        another, in this thread): steps share no mutable state but the cached results, which are
+        computed once (:mod:`coverage.steps`). When steps fail, the first failure of the chain that
+        runs in this thread is raised, else the other chain's, once both chains have ended."""
+        if overlap:
+            self._communities()
+            self._area()
+            self._overlapped([self._network], [self._demand, self._facilities])
         res = self.coverage()
-        if self.config.analysis.circles:
-            self.life_circles()
-        self.gaps()
-        self.indicators()
-        if self.config.siting.enabled:
-            self.siting()
+        later = [self.gaps, self.indicators] + ([self.siting] if self.config.siting.enabled else [])
+        circles = [self.life_circles] if self.config.analysis.circles else []
+        if overlap:
+            self._overlapped(circles, later)
+        else:
+            for f in circles + later:
+                f()
         self.slope_effect()
         self.travel_circles()
         res.warnings  # noqa: B018 (words the warnings now, so they print with the summary)
         return res
+
+
+    def _overlapped(self, background, foreground):
+        """Call ``background`` (in order) on a second thread while ``foreground`` runs here; the
+        first error in ``foreground``'s order, then ``background``'s, is raised once both ended."""
+        if not background or not foreground:
+            for f in list(foreground) + list(background):
+                f()
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        def chain():
+            for f in background:
+                f()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="study") as ex:
+            fut = ex.submit(chain)
+            try:
+                for f in foreground:
+                    f()
+            finally:
+                err = fut.exception()     # waits for the other chain before anything is raised
+        if err is not None:
+            raise err
 
 
 def run(config, echo=print) -> Results:
