@@ -304,3 +304,67 @@ def test_sample_ways_as_a_road_shapefile_at_the_default_tolerance(tmp_path):
     diff = np.abs(da[both] - db[both])
     # joining ends up to 1 m apart shifts a walk by a few metres at most
     assert np.mean(diff <= 2.0) >= 0.99 and diff.max() <= 10.0
+
+
+def _geos_nearest_snap(geoms, x, y, max_d):
+    """The reference snap: GEOS's own nearest search (every equidistant edge), the lowest index."""
+    pts = shapely.points(x, y)
+    (pi, ei), d = shapely.STRtree(geoms).query_nearest(pts, max_distance=max_d, return_distance=True,
+                                                       all_matches=True)
+    o = np.lexsort((ei, pi))
+    pi, ei, d = pi[o], ei[o], d[o]
+    first = np.r_[True, pi[1:] != pi[:-1]] if len(pi) else np.zeros(0, bool)
+    edge, snap = np.full(len(x), -1), np.full(len(x), np.nan)
+    edge[pi[first]], snap[pi[first]] = ei[first], d[first]
+    return edge, snap
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("k", [1, 8])
+def test_snapping_is_geos_nearest_search_ties_to_the_lowest_edge(seed, k):
+    """A street grid (a junction is equidistant from 4 edges, a block centre too), long bent rural
+    roads (cut into many pieces), a road doubled by its parallel far from the rest, points on and off the roads, and
+    points at exactly and just beyond the snap limit: the same edge and distance as GEOS's
+    STRtree.query_nearest. k=1 sends most points through the ball search."""
+    from coverage.core.access_locations import _nearest_edges, snap_to_edges
+    rng = np.random.default_rng(seed)
+    g = np.arange(0, 1001, 100.0)
+    geoms = [LineString([(a, b), (a + 100, b)]) for a in g[:-1] for b in g] \
+        + [LineString([(b, a), (b, a + 100)]) for a in g[:-1] for b in g]
+    for _ in range(12):                                    # bent roads up to a few km
+        p = rng.uniform(-3000, 4000, 2)
+        steps = rng.normal(0, 600, (rng.integers(1, 6), 2))
+        geoms.append(LineString(np.vstack([p, p + np.cumsum(steps, axis=0)])))
+    geoms += [LineString([(9000, 0), (10000, 0)]), LineString([(9000, 0), (9500, 0), (10000, 0)])]
+    geoms = np.array(rng.permutation(np.array(geoms, dtype=object)), dtype=object)
+    pts = np.r_[np.c_[rng.choice(g, 40), rng.choice(g, 40)],            # junctions
+                np.c_[rng.choice(g[:-1], 40) + 50, rng.choice(g[:-1], 40) + 50],   # block centres
+                rng.uniform(-4000, 5000, (400, 2)),
+                [(9500, 150), (9500, 150 + 1e-9), (9500, -150), (9200, 0), (9500, 90)]]
+    x, y = pts[:, 0], pts[:, 1]
+    net = from_edge_arrays(np.arange(0), [], [], [], [], None, crs=UTM)   # an empty network
+    net.edge_geometry = geoms
+    want_e, want_d = _geos_nearest_snap(geoms, x, y, 150.0)
+    pi, ei, d = _nearest_edges(geoms, shapely.points(x, y), x, y, 150.0, k=k)
+    edge, snap = np.full(len(x), -1), np.full(len(x), np.nan)
+    edge[pi], snap[pi] = ei, d
+    assert np.array_equal(edge, want_e) and np.array_equal(snap, want_d, equal_nan=True)
+    assert 0.2 < (edge >= 0).mean() < 0.9                   # both snapped and unsnapped points
+    assert edge[-5] >= 0 and snap[-5] == 150.0 and edge[-4] == -1      # the limit is inclusive
+    e, s, f = snap_to_edges(net, x, y, 150.0)
+    assert np.array_equal(e, want_e) and np.array_equal(s, want_d, equal_nan=True)
+    on = e >= 0
+    assert np.array_equal(f[on], shapely.line_locate_point(geoms[e[on]], shapely.points(x[on], y[on]),
+                                                           normalized=True))
+
+
+def test_snapping_without_edges_or_points():
+    from coverage.core.access_locations import snap_to_edges
+    net = from_edge_arrays(np.arange(0), [], [], [], [], None, crs=UTM)
+    e, s, f = snap_to_edges(net, np.array([1.0, 2.0]), np.array([0.0, 0.0]), 300)
+    assert (e == -1).all() and np.isnan(s).all() and np.isnan(f).all()
+    net = from_edge_arrays([0, 1], [0, 100], [0, 0], [0], [1], [LineString([(0, 0), (100, 0)])], crs=UTM)
+    e, s, f = snap_to_edges(net, np.zeros(0), np.zeros(0), 300)
+    assert len(e) == len(s) == len(f) == 0
+    e, s, f = snap_to_edges(net, np.array([50.0, np.nan]), np.array([10.0, 0.0]), 300)
+    assert e.tolist() == [0, -1] and s[0] == 10.0 and f[0] == 0.5

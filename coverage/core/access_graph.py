@@ -17,7 +17,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components
 
-from .access_locations import _anchors, _direct_pairs, _point_anchors  # noqa: F401
+from .access_locations import Snapped, _anchors, _direct_pairs, _point_anchors, snap_points, snap_to_edges  # noqa: F401
 from .costs import EdgeCosts, _part
 from .network import WalkNetwork, directed_csr_min
 
@@ -102,57 +102,6 @@ class AccessGraph:
         ratio, short = self.reach_slack
         r = cutoff if ratio >= 1.0 else min(cutoff / max(ratio, 1e-12), cutoff + short)
         return float(r) * (1 + 1e-9) + 1e-6
-
-
-@dataclass
-class Snapped:
-    """Points snapped onto the network's edges, once for every travel mode."""
-
-    edge: np.ndarray
-    snap: np.ndarray
-    frac: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    sets: dict
-
-
-def snap_to_edges(net: WalkNetwork, x, y, max_snap_m: float):
-    """Nearest edge within ``max_snap_m`` of each point: (edge index or -1, distance or nan, fraction)."""
-    pts = shapely.points(np.asarray(x, float), np.asarray(y, float))
-    tree = shapely.STRtree(net.edge_geometry, node_capacity=4)   # a shallower fan-out: faster nearest
-    (pi, ei), dist = tree.query_nearest(pts, max_distance=max_snap_m, return_distance=True, all_matches=True)
-    # deterministic choice among equidistant edges: the lowest edge index (input order)
-    order = np.lexsort((ei, pi))
-    pi, ei, dist = pi[order], ei[order], dist[order]
-    first = np.ones(len(pi), dtype=bool)
-    first[1:] = pi[1:] != pi[:-1]
-    pi, ei, dist = pi[first], ei[first], dist[first]
-    edge = np.full(len(pts), -1, dtype=np.int64)
-    snap = np.full(len(pts), np.nan)
-    frac = np.full(len(pts), np.nan)
-    edge[pi] = ei
-    snap[pi] = dist
-    frac[pi] = shapely.line_locate_point(net.edge_geometry[ei], pts[pi], normalized=True)
-    frac[pi] = np.nan_to_num(frac[pi], nan=0.0)  # zero-length geometry
-    return edge, snap, frac
-
-
-def snap_points(net: WalkNetwork, x, y=None, max_snap_m: float = 300.0) -> Snapped:
-    """Snap coordinate arrays ``x``, ``y``, or ``x`` a mapping of named point sets
-    ``{"demand": (xs, ys), "facilities": (xs, ys)}``."""
-    sets = {}
-    if isinstance(x, dict):
-        xs, ys, start = [], [], 0
-        for name, (px, py) in x.items():
-            px, py = np.asarray(px, float), np.asarray(py, float)
-            sets[name] = slice(start, start + len(px))
-            start += len(px)
-            xs.append(px)
-            ys.append(py)
-        x = np.concatenate(xs) if xs else np.zeros(0)
-        y = np.concatenate(ys) if ys else np.zeros(0)
-    edge, snap, frac = snap_to_edges(net, x, y, max_snap_m)
-    return Snapped(edge, snap, frac, np.asarray(x, float), np.asarray(y, float), sets)
 
 
 def _reach_slack(net: WalkNetwork, costs: EdgeCosts) -> tuple:

@@ -1,17 +1,146 @@
-"""Locations on the access graph (see :mod:`coverage.core.access`): the junctions a road node or a
-snapped point reaches first (its *anchors*) and the cost to or from them, the chains it lies on,
-and the walks between two locations that pass no junction (along a shared chain or edge)."""
+"""Locations on the access graph (see :mod:`coverage.core.access`): points snapped onto their nearest
+edge, the junctions a road node or a snapped point reaches first (its *anchors*) and the cost to or
+from them, the chains it lies on, and the walks between two locations that pass no junction (along
+a shared chain or edge)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import shapely
+from scipy.spatial import cKDTree
 
 from .costs import _part
 
 if TYPE_CHECKING:
     from .access_graph import AccessGraph
+    from .network import WalkNetwork
+
+
+@dataclass
+class Snapped:
+    """Points snapped onto the network's edges, once for every travel mode."""
+
+    edge: np.ndarray
+    snap: np.ndarray
+    frac: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    sets: dict
+
+
+def snap_to_edges(net: WalkNetwork, x, y, max_snap_m: float):
+    """Nearest edge within ``max_snap_m`` of each point: (edge index or -1, distance or nan, fraction).
+
+    The distance is GEOS's (``shapely.distance``), and of equidistant edges the lowest index is
+    taken: the answer of ``STRtree.query_nearest(..., all_matches=True)`` (see :func:`_nearest_edges`)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    pts = shapely.points(x, y)
+    pi, ei, dist = _nearest_edges(net.edge_geometry, pts, x, y, float(max_snap_m))
+    edge = np.full(len(x), -1, dtype=np.int64)
+    snap = np.full(len(x), np.nan)
+    frac = np.full(len(x), np.nan)
+    edge[pi] = ei
+    snap[pi] = dist
+    frac[pi] = shapely.line_locate_point(net.edge_geometry[ei], pts[pi], normalized=True)
+    frac[pi] = np.nan_to_num(frac[pi], nan=0.0)  # zero-length geometry
+    return edge, snap, frac
+
+
+#: edges are cut into pieces of at most this length (metres) for the k-d tree of :func:`_nearest_edges`
+PIECE_M = 20.0
+
+
+def _nearest_edges(geoms, pts, x, y, max_d: float, k: int = 8):
+    """(point, edge, distance) of the points ``pts`` (coordinates ``x``, ``y``) with an edge within
+    ``max_d``: the nearest edge by ``shapely.distance``, the lowest edge index among equidistant ones.
+
+    GEOS's own nearest search (``STRtree.query_nearest``, ~15 us a point on a county) is replaced by
+    a k-d tree over the edges cut into straight pieces of at most :data:`PIECE_M` (the tree holds
+    their midpoints): a piece's distance is at least its midpoint's less half its length, so once
+    the k nearest midpoints of a point hold a piece at U and every other midpoint is further than U
+    + half a piece, the edges within U of the point are among those k pieces; the points for which
+    this does not hold (~10 % on a county, most of them far from any road) search the ball of that
+    radius. The candidates (pieces within U, by numpy with a 1 um margin for rounding) are measured
+    by GEOS, so the distance and the choice among equal distances are exactly those of
+    ``query_nearest`` (2x faster on a county: 200k points, 330k edges)."""
+    n = len(x)
+    none = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    xy, gi = shapely.get_coordinates(geoms, return_index=True)
+    s = np.flatnonzero(gi[1:] == gi[:-1])                        # segment: vertex s -> s + 1
+    fin = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+    if not (len(s) and len(fin)):
+        return none
+    a, d = xy[s], xy[s + 1] - xy[s]
+    m = np.maximum(np.ceil(np.hypot(d[:, 0], d[:, 1]) / PIECE_M), 1).astype(np.int64)
+    seg = np.repeat(np.arange(len(s)), m)
+    j = np.arange(seg.size) - np.repeat(np.cumsum(m) - m, m)
+    p0 = a[seg] + (j / m[seg])[:, None] * d[seg]
+    pd_ = a[seg] + ((j + 1) / m[seg])[:, None] * d[seg] - p0
+    piece_edge = gi[s][seg]
+    half = float(np.hypot(pd_[:, 0], pd_[:, 1]).max()) / 2
+    tree = cKDTree(p0 + pd_ / 2)
+    margin = 1e-6
+
+    def dist(i, k):
+        """numpy distances from points ``i`` (m,) to pieces ``k`` (m, K)."""
+        wx, wy = x[i][:, None] - p0[k, 0], y[i][:, None] - p0[k, 1]
+        dx, dy = pd_[k, 0], pd_[k, 1]
+        l2 = dx * dx + dy * dy
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = np.where(l2 > 0, np.clip((wx * dx + wy * dy) / l2, 0.0, 1.0), 0.0)
+        return np.hypot(wx - t * dx, wy - t * dy)
+
+    k = min(k, len(p0))
+    r, nb = tree.query(np.c_[x[fin], y[fin]], k=k)
+    r, nb = r.reshape(len(fin), k), nb.reshape(len(fin), k)
+    dd = dist(fin, nb)
+    u = dd.min(axis=1)
+    done = (r[:, -1] - half > u + margin) | (r[:, 0] - half > max_d + margin)
+    hit = (dd <= u[:, None] + margin) & (done & (u <= max_d + margin))[:, None]
+    cand_p, cand_e = [np.repeat(fin, hit.sum(axis=1))], [piece_edge[nb[hit]]]
+    todo = fin[~done]
+    if len(todo):                                                # a ball holds every piece within U
+        balls = tree.query_ball_point(np.c_[x[todo], y[todo]], u[~done] + half + 2 * margin)
+        cnt = np.fromiter(map(len, balls), np.int64, len(balls))
+        i = np.repeat(todo, cnt)
+        q = np.concatenate([np.asarray(b, dtype=np.int64) for b in balls])
+        dd = dist(i, q[:, None])[:, 0]
+        u = np.full(n, np.inf)
+        np.minimum.at(u, i, dd)
+        hit = (dd <= u[i] + margin) & (u[i] <= max_d + margin)
+        cand_p.append(i[hit])
+        cand_e.append(piece_edge[q[hit]])
+    key = np.sort(np.concatenate(cand_p) * np.int64(len(geoms)) + np.concatenate(cand_e))
+    key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
+    pi, ei = key // len(geoms), key % len(geoms)
+    dist_ = shapely.distance(pts[pi], geoms[ei])
+    order = np.lexsort((ei, dist_, pi))                           # nearest first, then lowest edge
+    pi, ei, dist_ = pi[order], ei[order], dist_[order]
+    first = np.ones(len(pi), dtype=bool)
+    first[1:] = pi[1:] != pi[:-1]
+    keep = first & (dist_ <= max_d)
+    return pi[keep], ei[keep], dist_[keep]
+
+
+def snap_points(net: WalkNetwork, x, y=None, max_snap_m: float = 300.0) -> Snapped:
+    """Snap coordinate arrays ``x``, ``y``, or ``x`` a mapping of named point sets
+    ``{"demand": (xs, ys), "facilities": (xs, ys)}``."""
+    sets = {}
+    if isinstance(x, dict):
+        xs, ys, start = [], [], 0
+        for name, (px, py) in x.items():
+            px, py = np.asarray(px, float), np.asarray(py, float)
+            sets[name] = slice(start, start + len(px))
+            start += len(px)
+            xs.append(px)
+            ys.append(py)
+        x = np.concatenate(xs) if xs else np.zeros(0)
+        y = np.concatenate(ys) if ys else np.zeros(0)
+    edge, snap, frac = snap_to_edges(net, x, y, max_snap_m)
+    return Snapped(edge, snap, frac, np.asarray(x, float), np.asarray(y, float), sets)
 
 
 def _node_anchors(ag: AccessGraph, r, inward=False):
