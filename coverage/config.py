@@ -296,7 +296,11 @@ class StudyConfig:
 
 # --------------------------------------------------------------------------- reading
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+#: libyaml's parser (in the PyYAML wheels) is ~10x the pure-Python one; the constructor stays Python
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeyLoader(_SafeLoader):
     """A YAML loader that stops on a key given twice (otherwise the last one silently wins)."""
 
 
@@ -308,7 +312,7 @@ def _construct_mapping(loader, node, deep=False):
         if key in seen:
             raise _DuplicateKey(key, seen[key] + 1, key_node.start_mark.line + 1)
         seen[key] = key_node.start_mark.line
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+    return _SafeLoader.construct_mapping(loader, node, deep=deep)
 
 
 class _DuplicateKey(Exception):

@@ -177,7 +177,7 @@ class KeywordTable:
                                    if e in p)
         # The look-ahead reports only the longest exclusion starting at a position; the
         # shorter ones starting there (its prefixes) may have another scope, so add them.
-        self._excl_prefixes = {e: [q for q in enorms if e.startswith(q)] for e in enorms}
+        self._excl_prefixes = {e: [e[:i] for i in range(1, len(e) + 1) if e[:i] in enorms] for e in enorms}
 
         # levels and sub-types: matched on the reversed text (the last word of the name wins)
         self._level_map = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
 from pathlib import Path
 
 import yaml
@@ -32,7 +34,11 @@ class _DuplicateKey(Exception):
         self.key, self.line = key, line
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+#: libyaml's parser (in the PyYAML wheels): the packaged table parses ~10x faster than in pure Python
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeyLoader(_SafeLoader):
     """SafeLoader that refuses duplicate mapping keys (PyYAML silently keeps the last)."""
 
 
@@ -43,19 +49,48 @@ def _construct_mapping(loader, node, deep=False):
         if key in seen:
             raise _DuplicateKey(key, key_node.start_mark.line + 1)
         seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+    return _SafeLoader.construct_mapping(loader, node, deep=deep)
 
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
                                  _construct_mapping)
 
 
+_TABLES: dict = {}
+
+
 def load_keyword_table(path=None) -> KeywordTable:
     """Load and validate a keyword table (default: the packaged one).
 
-    A malformed table raises InputError naming the file and the offending key.
+    A malformed table raises InputError naming the file and the offending key. A table is parsed
+    once per path and content (parsing takes most of a second, asked for by every classification
+    without a table and every profile check); each call gets its own copy of the table's mappings,
+    so a caller changing one does not change the next caller's table.
     """
     p = default_table_path() if path is None else Path(path)
+    try:
+        key = (str(p), hashlib.sha256(p.read_bytes()).digest()) if p.is_file() else None
+    except OSError:
+        key = None                              # unreadable: _load says what is wrong
+    if key is None or key not in _TABLES:
+        table = _load(p)
+        if key is None:
+            return table
+        _TABLES[key] = table
+    return _copy(_TABLES[key])
+
+
+def _copy(t: KeywordTable) -> KeywordTable:
+    """A table sharing the cached one's compiled patterns and frozen rules, with mappings of its own."""
+    c = copy.copy(t)
+    c.categories = dict(t.categories)
+    c.osm_tags = {k: dict(v) for k, v in t.osm_tags.items()}
+    c.levels = dict(t.levels)
+    c.level_labels = dict(t.level_labels)
+    return c
+
+
+def _load(p: Path) -> KeywordTable:
     src = str(p)
 
     def bad(problem: str, key: str, fix: str):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
 from pathlib import Path
 
 import yaml
@@ -47,15 +49,30 @@ def load_profile(name_or_path: str | Path = DEFAULT_PROFILE, options: dict | Non
     ``modes``: the study's own travel-mode names (analysis.modes) besides the packaged ones; given,
     an indicator naming another mode is an error; None, a well-formed unknown mode only warns."""
     path = _resolve(name_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InputError(f"profile is not valid YAML: {exc}", file=path,
-                         fix="fix the YAML syntax (indentation, colons, quotes)") from None
-    except UnicodeDecodeError:
-        raise InputError("profile is not UTF-8 text", file=path,
-                         fix="save the file as UTF-8") from None
-    return validate_profile(raw, path, options, modes=modes)
+    return validate_profile(_parsed(path), path, options, modes=modes)
+
+
+#: libyaml's parser (in the PyYAML wheels), ~10x the pure-Python one
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_PARSED: dict = {}
+
+
+def _parsed(path: Path):
+    """The profile's YAML, parsed once per path and content (a study checks its profile when the
+    config is read and loads it again for the indicators); a fresh deep copy on every call, so
+    nothing a caller does to it reaches the next one."""
+    data = path.read_bytes()
+    key = (str(path), hashlib.sha256(data).digest())
+    if key not in _PARSED:
+        try:
+            _PARSED[key] = yaml.load(data.decode("utf-8"), Loader=_SafeLoader)  # noqa: S506 - safe
+        except yaml.YAMLError as exc:
+            raise InputError(f"profile is not valid YAML: {exc}", file=path,
+                             fix="fix the YAML syntax (indentation, colons, quotes)") from None
+        except UnicodeDecodeError:
+            raise InputError("profile is not UTF-8 text", file=path,
+                             fix="save the file as UTF-8") from None
+    return copy.deepcopy(_PARSED[key])
 
 
 def resolve_profile(name_or_path, *, base=".", file=None, options=None, modes=None) -> str:
