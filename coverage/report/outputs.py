@@ -4,12 +4,20 @@ byte-identical files."""
 
 from __future__ import annotations
 
+import gc
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 LAYERS_FILE = "layers.gpkg"
+
+
+def write_layers(res, path: Path) -> Path:
+    """Write every layer of ``res`` into the GeoPackage ``path`` (see :mod:`.layers`)."""
+    from .layers import write_layers as write
+    return write(res, Path(path))
 
 
 def _csv(df: pd.DataFrame, path: Path):
@@ -21,16 +29,103 @@ def _csv(df: pd.DataFrame, path: Path):
     df.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n", float_format="%.10g")
 
 
-def write_outputs(res, out_dir, map_path=None, *, category_maps=None) -> dict:
+def write_outputs(res, out_dir, map_path=None, *, category_maps=None, workers=None) -> dict:
     """Write every table, layer, map, figure and the report of ``res`` into ``out_dir``.
 
     ``category_maps`` (default: config ``output.category_maps``, else False) also writes
     ``map_<category>.html`` for each category; map.html already holds every category as layers.
-    The maps share one set of simplified layers (simplified once, not once per map)."""
+    The maps share one set of simplified layers (simplified once, not once per map).
+
+    The outputs are independent, and are written side by side on the machine's cores
+    (:mod:`.parallel`; ``workers=1``: one after the other); the report, which embeds the figures,
+    and the manifest come last. The files are the same either way."""
     if category_maps is None:
         category_maps = bool(getattr(res.config.output, "category_maps", False))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    _ready(res)
+    # the study's objects (millions on a county) are not garbage: a full collection walking them
+    # took ~0.5 s each time the writers' temporary objects set one off; and a forked worker
+    # would copy every page such a walk touches
+    frozen = not gc.get_freeze_count()
+    if frozen:
+        gc.freeze()
+    try:
+        return _write(res, out, map_path, category_maps, workers)
+    finally:
+        if frozen:
+            gc.unfreeze()
+
+
+def _write(res, out: Path, map_path, category_maps, workers) -> dict:
+    from .figures import figure_jobs, figure_set
+    from .layers import layer_parts, write_layers
+    from .parallel import available_workers, run_tasks
+    lang, basemap = res.config.output.lang, res.config.output.basemap
+    map_file = Path(map_path) if map_path else out / "map.html"
+
+    def maps():
+        from .webmap import make_map, prepare
+        shown = prepare(res)
+        made = {"map": make_map(res, map_file, lang=lang, basemap=basemap, data=shown)}
+        if category_maps:  # on request: one map per category, for a meeting on a single topic
+            for cat in res.categories:
+                made[f"map_{cat}"] = make_map(res.only([cat]), out / f"map_{cat}.html", lang=lang,
+                                              basemap=basemap, data=shown)
+        return made
+
+    def tables():
+        from .tables import write_tables
+        return write_tables(res, out)
+
+    figures = figure_jobs(res, out, lang=lang)
+    n = min(available_workers() if workers is None else max(1, int(workers)), available_workers())
+    if n > 1:       # the GeoPackage in two parts side by side, joined below
+        first, second, join, cleanup = layer_parts(res, out / LAYERS_FILE)
+        layers = [("layers", first), ("layers_2", second)]
+    else:
+        layers = [("layers", lambda: write_layers(res, out / LAYERS_FILE))]
+    # longest first (a county's CPU seconds): demand points ~6, map ~3.5, gaps ~2.7, tables ~2.4,
+    # township bars ~2, other layers ~1.1, sites ~1.2, CSV ~0.6, a coverage map ~0.45
+    big = [(f"figure_{k}", fn) for k, fn in figures if not k.startswith("coverage_")]
+    small = [(f"figure_{k}", fn) for k, fn in figures if k.startswith("coverage_")]
+    try:
+        done = run_tasks(layers[:1] + [("maps", maps)] + big[:1] + [("tables", tables)] + big[1:] + layers[1:]
+                         + [("csv", lambda: _write_csvs(res, out))] + small, workers=n)
+        if n > 1:
+            join()
+    finally:
+        if n > 1:
+            cleanup()
+    files = dict(done["csv"])
+    files["layers"] = out / LAYERS_FILE
+    files.update(done["maps"])
+    files.update(done["tables"])
+    figs = figure_set({k: done[f"figure_{k}"] for k, _ in figures})
+    for msg in figs.notes:
+        warnings.warn(msg, UserWarning, stacklevel=2)
+    files.update({f"figure_{k}": v for k, v in figs.items()})
+    from .html import write_report
+    files["report"] = write_report(res, out, figs, files=dict(files))
+    from .manifest import record_run
+    files["manifest"] = record_run(res, out, files)
+    return files
+
+
+def _ready(res):
+    """Compute now every part of ``res`` the writers read (a part computed lazily inside a worker
+    process would be computed again by the next that reads it, and its step's time lost)."""
+    for name in ("communities", "facilities", "demand", "coverage_by_community", "circles", "facility_circles",
+                 "gaps", "indicators", "sites", "siting_summary", "slope_effect", "travel_circles", "excluded",
+                 "warnings"):
+        getattr(res, name)
+    if res.indicators is not None:
+        res.profile  # noqa: B018
+        res.indicators_md  # noqa: B018
+
+
+def _write_csvs(res, out: Path) -> dict:
+    """The lead tables as CSV (and indicators.md); returns {name: path} in the order written."""
     files = {}
     files["coverage_by_community"] = out / "coverage_by_community.csv"
     _csv(res.coverage_by_community, files["coverage_by_community"])
@@ -51,82 +146,7 @@ def write_outputs(res, out_dir, map_path=None, *, category_maps=None) -> dict:
         _csv(pd.DataFrame(res.sites.drop(columns="geometry")), files["sites"])
         files["siting_summary"] = out / "siting_summary.csv"
         _csv(res.siting_summary, files["siting_summary"])
-    files["layers"] = out / LAYERS_FILE
-    write_layers(res, files["layers"])
-    from .webmap import make_map, prepare
-    files["map"] = Path(map_path) if map_path else out / "map.html"
-    lang, basemap = res.config.output.lang, res.config.output.basemap
-    shown = prepare(res)
-    make_map(res, files["map"], lang=lang, basemap=basemap, data=shown)
-    if category_maps:  # on request: one map per category, for a meeting on a single topic
-        for cat in res.categories:
-            files[f"map_{cat}"] = make_map(res.only([cat]), out / f"map_{cat}.html", lang=lang,
-                                           basemap=basemap, data=shown)
-    from .tables import write_tables
-    files.update(write_tables(res, out))
-    from .figures import make_figures
-    from .html import write_report
-    figs = make_figures(res, out, lang=lang)
-    files.update({f"figure_{k}": v for k, v in figs.items()})
-    files["report"] = write_report(res, out, figs, files=dict(files))
-    from .manifest import record_run
-    files["manifest"] = record_run(res, out, files)
     return files
-
-
-def write_layers(res, path: Path):
-    import pyogrio
-    if path.exists():
-        path.unlink()
-    main = res.coverage_by_community
-    key = {round(t.metres, 1): t.key for t in list(res.breaks) + list(res.thresholds.values())}
-    wide = main.pivot_table(index="community_id", columns=["category", "threshold_m"], values="coverage_rate")
-    wide.columns = [f"rate_{c}_{key.get(round(t, 1), f'{t:g}m')}" for c, t in wide.columns]
-    comm = res.communities.join(wide, on="community_id")
-    for name, col in _mode_rates(res).items():            # flat rates (network.dem), travel circles
-        comm[name] = comm["community_id"].map(col).astype(float)
-    layers = [("communities", comm), ("facilities", res.facilities),
-              ("demand_points", _inf_to_nan(res.demand))]
-    if res.circles is not None:
-        layers.append(("life_circles", res.circles))
-    if getattr(res, "facility_circles", None) is not None and len(res.facility_circles):
-        layers.append(("facility_circles", res.facility_circles))
-    if res.gaps is not None and len(res.gaps):
-        layers.append(("gaps", _inf_to_nan(res.gaps)))
-    if res.sites is not None and len(res.sites):
-        layers.append(("suggested_sites", res.sites))
-    for name, gdf in layers:
-        pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG", append=path.exists())
-
-
-def _mode_rates(res) -> dict:
-    """{column: rate by community}: ``rate_<cat>_<threshold>_flat`` (the walk on flat ground, with
-    network.dem) and ``rate_<circle>`` (each travel circle, for the communities it applies to)."""
-    out = {}
-    se = getattr(res, "slope_effect", None)
-    if se is not None and len(se):
-        c = se[(se.level == "community") & (se.population_group == "total")]
-        for cat in res.categories:
-            sub = c[c.category == cat].drop_duplicates("unit").set_index("unit")
-            out[f"rate_{cat}_{res.thresholds[cat].key}_flat"] = sub["coverage_rate_flat"]
-    tc = getattr(res, "travel_circles", None)
-    if tc is not None and len(tc):
-        c = tc[tc.level == "community"]
-        for key in dict.fromkeys(c["circle"]):
-            out[f"rate_{key}"] = c[c.circle == key].drop_duplicates("unit").set_index("unit")["coverage_rate"]
-    return out
-
-
-def _inf_to_nan(gdf):
-    """``gdf.replace([np.inf], np.nan)`` on the float columns only (DataFrame.replace compared
-    every geometry of the layer with inf: 3 s on a county's 196k demand points)."""
-    out = gdf.copy()
-    for c in out.columns:
-        if pd.api.types.is_float_dtype(out[c]):
-            v = out[c].to_numpy()
-            if np.isposinf(v).any():
-                out[c] = out[c].replace([np.inf], np.nan)
-    return out
 
 
 def summary_text(res) -> str:

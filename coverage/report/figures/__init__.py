@@ -44,28 +44,68 @@ __all__ = ["make_figures", "find_cjk_font", "FigureSet", "FigureData", "coverage
 _main_rates, _gaps_figure, _sites_figure, _township_figure = main_rates, gaps_figure, sites_figure, township_figure
 
 
-def make_figures(res, out_dir, lang="zh") -> FigureSet:
-    """Write the PNG figures into ``out_dir``; returns {name: path} (see the module docstring)."""
+_NO_CJK = ("no Chinese (CJK) font found in matplotlib's font list: figures use English labels. "
+           "Install one (e.g. `apt-get install fonts-noto-cjk`, or Noto Sans CJK SC from "
+           "https://github.com/notofonts/noto-cjk) and delete matplotlib's font cache to get Chinese.")
+
+
+class _Shared:
+    """What the figures of one study share within a process, made on first use: the style (the
+    font looked up once) and the simplified communities (:class:`FigureData`)."""
+
+    def __init__(self, res, lang):
+        self.res, self.lang = res, lang
+        self._st = self._data = None
+
+    @property
+    def style(self) -> _Style:
+        if self._st is None:
+            font = find_cjk_font()
+            self._st = _Style("en" if self.lang == "zh" and font is None else self.lang, font)
+        return self._st
+
+    @property
+    def data(self) -> FigureData:
+        if self._data is None:
+            self._data = FigureData(self.res)
+        return self._data
+
+    def meta(self) -> dict:
+        """The FigureSet's language, font and notes (the English fallback)."""
+        st = self.style
+        return {"lang": st.lang, "font": st.font, "notes": [_NO_CJK] if st.lang != self.lang else []}
+
+
+def figure_jobs(res, out_dir, lang="zh") -> list:
+    """[(name, draw)] of the figures :func:`make_figures` writes, in its order: ``draw()`` writes
+    one PNG and returns ``(path, meta)`` (meta: the FigureSet's lang, font and notes). The jobs
+    are independent (:mod:`coverage.report.outputs` runs them side by side)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     lang = "en" if str(lang).lower().startswith("en") else "zh"
-    notes = []
-    font = find_cjk_font()
-    if lang == "zh" and font is None:
-        msg = ("no Chinese (CJK) font found in matplotlib's font list: figures use English labels. "
-               "Install one (e.g. `apt-get install fonts-noto-cjk`, or Noto Sans CJK SC from "
-               "https://github.com/notofonts/noto-cjk) and delete matplotlib's font cache to get Chinese.")
-        warnings.warn(msg, UserWarning, stacklevel=2)
-        notes.append(msg)
-        lang = "en"
-    st = _Style(lang, font)
-    figs = FigureSet(lang=lang, font=font, notes=notes)
-    data = FigureData(res)
-    for cat in res.categories:
-        figs[f"coverage_{cat}"] = _save(coverage_figure(res, cat, st, data=data), out / f"fig_coverage_{cat}.png")
+    sh = _Shared(res, lang)
+
+    def job(make, path):
+        return lambda: (_save(make(), path), sh.meta())
+    jobs = [(f"coverage_{cat}", job(lambda cat=cat: coverage_figure(res, cat, sh.style, data=sh.data),
+                                    out / f"fig_coverage_{cat}.png")) for cat in res.categories]
     if res.gaps is not None:
-        figs["gaps"] = _save(gaps_figure(res, st, data), out / "fig_gaps.png")
+        jobs.append(("gaps", job(lambda: gaps_figure(res, sh.style, sh.data), out / "fig_gaps.png")))
     if res.sites is not None and len(res.sites):
-        figs["sites"] = _save(sites_figure(res, st, data), out / "fig_sites.png")
-    figs["township_coverage"] = _save(township_figure(res, st), out / "fig_township_coverage.png")
+        jobs.append(("sites", job(lambda: sites_figure(res, sh.style, sh.data), out / "fig_sites.png")))
+    jobs.append(("township_coverage", job(lambda: township_figure(res, sh.style), out / "fig_township_coverage.png")))
+    return jobs
+
+
+def figure_set(drawn: dict) -> FigureSet:
+    """The FigureSet of {name: (path, meta)} the jobs returned (in the jobs' order)."""
+    meta = next(iter(drawn.values()))[1] if drawn else {"lang": "en", "font": None, "notes": []}
+    return FigureSet({k: path for k, (path, _) in drawn.items()}, **meta)
+
+
+def make_figures(res, out_dir, lang="zh") -> FigureSet:
+    """Write the PNG figures into ``out_dir``; returns {name: path} (see the module docstring)."""
+    figs = figure_set({name: draw() for name, draw in figure_jobs(res, out_dir, lang)})
+    for msg in figs.notes:
+        warnings.warn(msg, UserWarning, stacklevel=2)
     return figs

@@ -1,0 +1,162 @@
+"""layers.gpkg: every layer of a study in one GeoPackage (communities with their rates, facilities,
+demand points, life circles, per-facility circles, gaps, suggested sites), written by GDAL
+(pyogrio), each layer with its spatial index.
+
+On a county most of the time is the 196k demand points (GDAL takes one feature, and pyogrio
+one value, at a time: ~6 s). So that the other layers need not wait for them, the file can be
+written in two parts side by side (:func:`layer_parts`): the layers up to the demand points into
+the file itself, the rest into a second GeoPackage, whose tables are then copied into the file
+(:func:`append_layers`: SQLite copies the rows, spatial indexes and GeoPackage metadata as they
+are, so the layers read back exactly as if GDAL had written them into one file)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: the layer the file is split after (the first part ends with it)
+SPLIT_AFTER = "demand_points"
+
+
+def layer_frames(res) -> list:
+    """[(layer name, GeoDataFrame)] in the file's order; each frame is made when the list is read
+    (a part computes only its own layers)."""
+    def communities():
+        main = res.coverage_by_community
+        key = {round(t.metres, 1): t.key for t in list(res.breaks) + list(res.thresholds.values())}
+        wide = main.pivot_table(index="community_id", columns=["category", "threshold_m"], values="coverage_rate")
+        wide.columns = [f"rate_{c}_{key.get(round(t, 1), f'{t:g}m')}" for c, t in wide.columns]
+        comm = res.communities.join(wide, on="community_id")
+        for name, col in _mode_rates(res).items():            # flat rates (network.dem), travel circles
+            comm[name] = comm["community_id"].map(col).astype(float)
+        return comm
+
+    layers = [("communities", communities), ("facilities", lambda: res.facilities),
+              ("demand_points", lambda: _inf_to_nan(res.demand))]
+    if res.circles is not None:
+        layers.append(("life_circles", lambda: res.circles))
+    if getattr(res, "facility_circles", None) is not None and len(res.facility_circles):
+        layers.append(("facility_circles", lambda: res.facility_circles))
+    if res.gaps is not None and len(res.gaps):
+        layers.append(("gaps", lambda: _inf_to_nan(res.gaps)))
+    if res.sites is not None and len(res.sites):
+        layers.append(("suggested_sites", lambda: res.sites))
+    return layers
+
+
+def write_frames(layers, path: Path) -> Path:
+    """Write [(name, make frame)] into a new GeoPackage at ``path`` (replacing a file there)."""
+    import pyogrio
+    path = Path(path)
+    if path.exists():
+        path.unlink()
+    for name, make in layers:
+        pyogrio.write_dataframe(make(), path, layer=name, driver="GPKG", append=path.exists())
+    return path
+
+
+def write_layers(res, path: Path) -> Path:
+    """Write every layer of ``res`` into the GeoPackage ``path``, in one go."""
+    return write_frames(layer_frames(res), path)
+
+
+def layer_parts(res, path: Path):
+    """The two halves of :func:`write_layers`, to run side by side: ``(first, second, join)``.
+    ``first()`` writes the layers up to the demand points into ``path``, ``second()`` the rest into
+    a file beside it; ``join()``, once both are done, copies the second into ``path`` and removes
+    it (``cleanup()``, the last item, removes it whatever happened)."""
+    path = Path(path)
+    part = path.with_name(f".{path.stem}.part2.gpkg")
+    layers = layer_frames(res)
+    k = [n for n, _ in layers].index(SPLIT_AFTER) + 1
+    head, tail = layers[:k], layers[k:]
+
+    def second():
+        return write_frames(tail, part) if tail else None
+
+    def join():
+        if tail:
+            append_layers(path, part, [n for n, _ in tail])
+        cleanup()
+        return path
+
+    def cleanup():
+        part.unlink(missing_ok=True)
+    return (lambda: write_frames(head, path)), second, join, cleanup
+
+
+def append_layers(dst: Path, src: Path, names) -> None:
+    """Copy the feature tables ``names`` of the GeoPackage ``src`` into ``dst`` (which has none of
+    them), as GDAL wrote them: the table, its spatial index (the R*Tree's own tables, so it is not
+    rebuilt row by row), its triggers and its rows of the GeoPackage metadata tables."""
+    con = sqlite3.connect(dst)
+    try:
+        con.execute("ATTACH DATABASE ? AS src", (str(src),))
+        with con:
+            con.execute("INSERT OR IGNORE INTO gpkg_spatial_ref_sys SELECT * FROM src.gpkg_spatial_ref_sys")
+            for name in names:
+                _copy_table(con, name)
+        con.execute("DETACH DATABASE src")
+    finally:
+        con.close()
+
+
+_META = ("gpkg_contents", "gpkg_geometry_columns", "gpkg_extensions", "gpkg_ogr_contents")
+
+
+def _copy_table(con, name: str) -> None:
+    schema = con.execute("SELECT type, name, tbl_name, sql FROM src.sqlite_master WHERE tbl_name = ? OR "
+                         "tbl_name LIKE ? ESCAPE '\\' ORDER BY rowid",
+                         (name, "rtree\\_" + name.replace("_", "\\_") + "\\_%")).fetchall()
+    q = '"' + name.replace('"', '""') + '"'
+    tables = [s for s in schema if s[0] == "table" and s[3] and s[2] == name]
+    rtrees = [s for s in schema if s[0] == "table" and s[3] and s[3].upper().startswith("CREATE VIRTUAL TABLE")]
+    assert len(tables) == 1, (name, schema)
+    con.execute(tables[0][3])
+    cols = [r[1] for r in con.execute(f"PRAGMA src.table_info({q})")]
+    names = ", ".join('"' + c.replace('"', '""') + '"' for c in cols)
+    con.execute(f"INSERT INTO main.{q} ({names}) SELECT {names} FROM src.{q}")
+    for _, vname, _, sql in rtrees:
+        con.execute(sql)                          # makes the R*Tree's tables, then filled as they are
+        for suffix in ("node", "rowid", "parent"):
+            t = '"' + f"{vname}_{suffix}".replace('"', '""') + '"'
+            con.execute(f"DELETE FROM main.{t}")
+            con.execute(f"INSERT INTO main.{t} SELECT * FROM src.{t}")
+    for kind, iname, _, sql in schema:            # indexes and triggers, after the rows
+        if kind in ("index", "trigger") and sql:
+            con.execute(sql)
+    for meta in _META:
+        con.execute(f"INSERT INTO main.{meta} SELECT * FROM src.{meta} WHERE lower(table_name) = lower(?)", (name,))
+
+
+def _mode_rates(res) -> dict:
+    """{column: rate by community}: ``rate_<cat>_<threshold>_flat`` (the walk on flat ground, with
+    network.dem) and ``rate_<circle>`` (each travel circle, for the communities it applies to)."""
+    out = {}
+    se = getattr(res, "slope_effect", None)
+    if se is not None and len(se):
+        c = se[(se.level == "community") & (se.population_group == "total")]
+        for cat in res.categories:
+            sub = c[c.category == cat].drop_duplicates("unit").set_index("unit")
+            out[f"rate_{cat}_{res.thresholds[cat].key}_flat"] = sub["coverage_rate_flat"]
+    tc = getattr(res, "travel_circles", None)
+    if tc is not None and len(tc):
+        c = tc[tc.level == "community"]
+        for key in dict.fromkeys(c["circle"]):
+            out[f"rate_{key}"] = c[c.circle == key].drop_duplicates("unit").set_index("unit")["coverage_rate"]
+    return out
+
+
+def _inf_to_nan(gdf):
+    """``gdf.replace([np.inf], np.nan)`` on the float columns only (DataFrame.replace compared
+    every geometry of the layer with inf: 3 s on a county's 196k demand points)."""
+    out = gdf.copy()
+    for c in out.columns:
+        if pd.api.types.is_float_dtype(out[c]):
+            v = out[c].to_numpy()
+            if np.isposinf(v).any():
+                out[c] = out[c].replace([np.inf], np.nan)
+    return out
