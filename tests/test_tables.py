@@ -283,3 +283,16 @@ def test_markdown_columns_match_cell_by_cell():
         s = pd.Series(v)
         for lang in ("both", "zh", "en"):
             assert _md_column(s, kind, lang) == [_md_cell(x, kind, lang) for x in s.tolist()], (kind, lang)
+
+
+def test_text_columns_match_cell_by_cell():
+    """The whole-column text paths (a column searched once for what needs escaping) give each
+    cell what the one-cell functions give, with and without anything to escape."""
+    from coverage.report.tables import _md_cell, _md_column
+    from coverage.report.xlsx import _str_cell, _str_cells
+    plain = ["", "abc", "中文 社区", " lead", "trail ", "  ", "\t", "a b", "x" * 70]
+    tricky = plain + ["a&b", "<tag>", "x>y", "bell\x07", "\x0b", " & ", "a|b", "x\ny"]
+    for vals in (plain, tricky, ["only"], []):
+        assert _str_cells(vals) == [_str_cell(v) if v else ' t="inlineStr" />' for v in vals], vals
+        s = pd.Series(vals, dtype=object)
+        assert _md_column(s, "text") == [_md_cell(v, "text") for v in vals], vals

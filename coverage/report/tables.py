@@ -225,8 +225,10 @@ def _md_column(s: pd.Series, kind, lang="both") -> list:
         f = _md_number(kind)
         return ["—" if not math.isfinite(v) else f(v) for v in vals]
     if kind != "bool" and all(type(v) is str for v in vals):
-        return pd.Series(vals, dtype=object).str.replace("|", "\\|", regex=False) \
-            .str.replace("\n", " ", regex=False).tolist()
+        joined = "".join(vals)               # searched once: most columns need no escaping
+        if "|" not in joined and "\n" not in joined:
+            return vals
+        return [v.replace("|", "\\|").replace("\n", " ") for v in vals]
     return [_md_cell(v, kind, lang) for v in vals]
 
 

@@ -121,20 +121,21 @@ def _column_cells(s: pd.Series) -> list:
             return [_EMPTY_CELL if v != v else f' t="n"><v>{"%.16g" % v}</v></c>' for v in a.tolist()]
     vals = s.tolist()
     if all(type(v) is str for v in vals):        # text: escaped as whole columns
-        return _str_cells(pd.Series(vals, dtype=object))
+        return _str_cells(vals)
     return [_value_cell(v) for v in vals]
 
 
-def _str_cells(s: pd.Series) -> list:
-    """``_str_cell`` of a column of strings, with pandas' string methods."""
-    x = s.str.replace(_ILLEGAL_XML, "", regex=True)
-    stripped = x.str.strip()
-    sp = np.where((stripped != "") & (stripped != x), ' xml:space="preserve"', "")
-    esc = x.str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False) \
-        .str.replace(">", "&gt;", regex=False)
-    out = (' t="inlineStr"><is><t' + pd.Series(sp, index=s.index, dtype=object) + ">" + esc
-           + "</t></is></c>")
-    return out.where(s != "", _EMPTY_CELL).tolist()
+def _str_cells(vals: list) -> list:
+    """``_str_cell`` of a column of strings. A column's text is searched once (joined) for what
+    needs escaping or removing; a column with none of it (the usual case: names, ids) is written
+    as it is, with ``xml:space`` where a value has leading or trailing whitespace."""
+    joined = "".join(vals)
+    if _ILLEGAL_XML.search(joined) or "&" in joined or "<" in joined or ">" in joined:
+        return [_str_cell(v) for v in vals]
+    return [_EMPTY_CELL if not v else
+            f' t="inlineStr"><is><t xml:space="preserve">{v}</t></is></c>'
+            if (v[0].isspace() or v[-1].isspace()) and not v.isspace() else
+            f' t="inlineStr"><is><t>{v}</t></is></c>' for v in vals]
 
 
 def _sheet_rows(df: pd.DataFrame, styles: list) -> str:
