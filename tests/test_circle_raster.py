@@ -20,8 +20,9 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 from shapely import Point
 
-from coverage.core import circle_raster
+from coverage.core import bitgrid, circle_raster
 from coverage.core.circle_raster import CircleGrid, _dilate, _disc_rects, circle_grid
+from coverage.core.trace import _cycles, _quads, rings, rings_of_bits
 from coverage.core.trace import outline as trace
 from coverage.core.isochrones import category_circles, facility_circles
 from coverage.errors import InputError
@@ -69,6 +70,82 @@ def test_dilation_equals_scipy(radius):
     levels = (rng.random((60, 80)) < 0.05) * rng.integers(1, 4, (60, 80))
     got = _dilate(levels.astype(np.uint8), _disc_rects(radius))
     assert np.array_equal(got, ndimage.grey_dilation(levels, footprint=disc, mode="constant", cval=0))
+
+
+@pytest.mark.parametrize("radius", [0.5, 1.5, 3.5, 6.5, 70.5])
+def test_packed_dilation_equals_scipy(radius):
+    """64 cells to a word: rows across several words, widths that are and are not whole words,
+    shifts of more than a word (radius 70.5)."""
+    rng = np.random.default_rng(int(radius * 10) + 1)
+    r = int(np.floor(radius))
+    ii, jj = np.mgrid[-r:r + 1, -r:r + 1]
+    disc = ii ** 2 + jj ** 2 <= radius ** 2
+    shapes = ((1, 1), (5, 64), (40, 63), (37, 65), (30, 200), (12, 256)) if r < 64 else ((3, 150), (2, 300))
+    for rows, cols in shapes:
+        a = rng.random((rows, cols)) < 0.02
+        a[rng.integers(0, rows), [0, cols - 1]] = True          # marks on both borders
+        words = bitgrid.pack(a)
+        assert words.shape == (rows, -(-cols // 64)) and np.array_equal(bitgrid.unpack(words, cols), a)
+        got = bitgrid.unpack(bitgrid.dilate(words, _disc_rects(radius), cols), cols)
+        assert np.array_equal(got, ndimage.binary_dilation(a, structure=disc))
+        assert np.array_equal(got, _dilate(a, _disc_rects(radius)))
+
+
+def test_packed_quads_and_rings_equal_the_unpacked_trace():
+    """The packed grid gives the same boundary quads, rings, points, orientation and hole owners
+    as the byte grid, on random masks full of holes, islands in holes and diagonal contacts."""
+    rng = np.random.default_rng(11)
+    holes = 0
+    for _ in range(150):
+        rows, cols = int(rng.integers(1, 60)), int(rng.integers(1, 150))
+        a = rng.random((rows, cols)) < rng.uniform(0.3, 0.9)
+        pad = np.zeros((rows + 2, cols + 2), bool)
+        pad[1:-1, 1:-1] = a
+        words = bitgrid.pack(a)
+        for x, y in zip(_quads(pad), bitgrid.quads(words, cols)):
+            assert np.array_equal(x, y)
+        want, got = rings(a)[0], rings_of_bits(words, cols)
+        for k in ("xy", "ring", "shell", "owner"):
+            assert np.array_equal(getattr(want, k), getattr(got, k))
+        holes += int((~got.shell).sum())
+    assert holes > 1000
+
+
+def test_hole_owner_is_the_smallest_outline_around_it():
+    """Hole owners are read off the quads; checked against geometry: the smallest outline whose
+    ring contains the hole's first point."""
+    rng = np.random.default_rng(3)
+    n_holes = 0
+    for _ in range(8):
+        a = ndimage.binary_dilation(rng.random((50, 70)) < 0.04, iterations=2) & (rng.random((50, 70)) < 0.8)
+        a[10:40, 10:60] |= ndimage.binary_erosion(a[10:40, 10:60] == 0)   # islands in holes
+        r = rings(a)[0]
+        geoms = shapely.polygons(shapely.linearrings(r.xy, indices=r.ring))
+        first = shapely.points(r.xy[np.searchsorted(r.ring, np.arange(r.n_rings))])
+        shells = np.flatnonzero(r.shell)
+        area = shapely.area(geoms[shells])
+        for h in np.flatnonzero(~r.shell):
+            around = shapely.contains(geoms[shells], first[h])
+            assert r.owner[h] == shells[around][np.argmin(area[around])]
+            n_holes += 1
+        assert (r.owner[shells] == shells).all()
+    assert n_holes > 200
+
+
+def test_cycles_of_a_permutation():
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 7, 300):
+        nxt = rng.permutation(n)
+        seq, ring = _cycles(nxt)
+        want, seen = [], np.zeros(n, bool)        # plain walk: from each smallest unseen element
+        for k in range(n):
+            while not seen[k]:
+                seen[k] = True
+                want.append(k)
+                k = nxt[k]
+        assert seq.tolist() == want
+        starts = np.r_[True, nxt[seq[:-1]] != seq[1:]]           # a cycle ends where it closes
+        assert np.array_equal(ring, np.cumsum(starts) - 1)
 
 
 def test_trace_cells_blocks_and_holes():

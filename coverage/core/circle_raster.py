@@ -10,8 +10,9 @@ when ``min(d_u + s L, d_v + (1 - s) L) <= t``, and the circle is every place wit
    CRS (so every circle of the network shares one grid); samples of an edge falling in the
    same cell one after another form a *run* (edge, cell, first and last fraction);
 2. a cell is *marked* when one of its runs' samples is reached (tested at the run's ends:
-   the walk along an edge is shortest at one end of any stretch of it); the marks are dilated
-   by the disc of cell centres nearer than ``buffer_m`` (shifted maxima of the whole array);
+   the walk along an edge is shortest at one end of any stretch of it); the marks, packed 64
+   cells to a word (:mod:`coverage.core.bitgrid`), are dilated by the disc of cell centres
+   nearer than ``buffer_m`` (shifted ORs of whole words);
 3. the outline is traced by marching squares (:mod:`coverage.core.trace`, vectorised):
    half-way between marked and unmarked cell centres, 45-degree corners, holes kept.
 
@@ -31,7 +32,8 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from .trace import polygons, rings
+from . import bitgrid
+from .trace import polygons, rings_of_bits
 
 __all__ = ["DEFAULT_CELL_M", "CircleGrid", "circle_grid"]
 
@@ -112,15 +114,21 @@ class CircleGrid:
             return [_EMPTY] * k
         # level = number of breaks at or beyond the sample's walk: reached at break i
         # (0-based, ascending) exactly when level >= k - i.
-        level = (k - np.searchsorted(breaks, tent[ok], side="left")).astype(np.uint8)
+        level = k - np.searchsorted(breaks, tent[ok], side="left")
         rows, cols = self.row[ok], self.col[ok]
-        win, r0, c0 = self._window(rows, cols)
-        np.maximum.at(win, (rows - r0, cols - c0), level)
-        win = _dilate(win, self.offsets)
-        found = rings(win, [k - i for i in range(k)])
-        del win
+        (nrows, ncols), r0, c0 = self._window(rows, cols)
+        width = bitgrid.n_words(ncols) * bitgrid.WORD
+        cell = (rows - r0).astype(np.int64) * width + (cols - c0)
         to_xy = self._to_xy(np.array([r0]), np.array([c0]))
-        return [polygons(r, lambda xy, ring: to_xy(xy, np.zeros(ring.size, np.int64)))[0] for r in found]
+        out = []
+        for i in range(k):      # break i: the cells whose level is at least k - i, a packed raster
+            mask = np.zeros(nrows * width, bool)
+            mask[cell[level >= k - i]] = True
+            words = bitgrid.dilate(bitgrid.pack(mask.reshape(nrows, width)), self.offsets, ncols)
+            del mask
+            r = rings_of_bits(words, ncols)
+            out.append(polygons(r, lambda xy, ring: to_xy(xy, np.zeros(ring.size, np.int64)))[0])
+        return out
 
     def per_group(self, group, edge, d_u, d_v, length, n_groups, t):
         """One polygon per group (e.g. facility) at break ``t`` from (group, edge, d_u, d_v)
@@ -229,7 +237,7 @@ class CircleGrid:
         n = groups.size
         h = rmax - rmin + 1 + 2 * pad
         w = cmax - cmin + 1 + 2 * pad
-        width = max(int(w.max()), _MOSAIC_WIDTH)
+        width = -(-max(int(w.max()), _MOSAIC_WIDTH) // bitgrid.WORD) * bitgrid.WORD   # whole words
         wy, wx, shelf = np.zeros(n, np.int64), np.zeros(n, np.int64), []
         x = y = tall = 0
         for i in np.argsort(-h, kind="stable"):   # shelf packing, tallest first: a few hundred
@@ -249,9 +257,9 @@ class CircleGrid:
         flat_mosaic[flat[fs] + np.repeat(offset[gi[fr]], fc)] = True
         flat_mosaic[flat[ps] + offset[gi[prow]]] = True
         del fs, ps
-        mosaic = _dilate(mosaic, self.offsets)
-        r = rings(mosaic)[0]
-        del mosaic
+        words = bitgrid.dilate(bitgrid.pack(mosaic), self.offsets, width)
+        del mosaic, flat_mosaic
+        r = rings_of_bits(words, width)
         if r.n_rings == 0:
             return
         # the window of each ring, from its first point: shelf by y, then window by x
@@ -274,11 +282,13 @@ class CircleGrid:
                                     self.y0 + (row_off[k] + xy[:, 1] + 0.5) * self.cell])
         return fn
 
-    def _window(self, rows, cols, dtype=np.uint8):
+    def _window(self, rows, cols):
+        """(shape, first row, first column) of the window around cells (rows, cols), with room
+        for the dilation."""
         pad = int(np.ceil(self.radius)) + 1
         r0, c0 = int(rows.min()) - pad, int(cols.min()) - pad
         shape = (int(rows.max()) + pad + 1 - r0, int(cols.max()) + pad + 1 - c0)
-        return np.zeros(shape, dtype=dtype), r0, c0
+        return shape, r0, c0
 
 
 def circle_grid(edge_geometry, buffer_m, cell_m=DEFAULT_CELL_M) -> CircleGrid:
@@ -353,7 +363,9 @@ def _shift_max(a, k, axis):
 
 def _dilate(a, rects):
     """Grey dilation (maximum) of ``a`` by the disc given as rectangles (see _disc_rects):
-    separable shifted maxima of the whole array, no per-cell loop."""
+    separable shifted maxima of the whole array, no per-cell loop. The drawing dilates packed
+    boolean rows (``bitgrid.dilate``, the same result 64 cells at a time); this byte version is
+    kept for grey levels and as its reference in the tests."""
     horiz, cur, done = {}, a, 0
     for w in sorted({w for _, w in rects}):
         if w > done:

@@ -7,14 +7,15 @@ corners (no staircase); cells touching diagonally count as joined. Everything is
 numpy work once per grid, plus work proportional to the outlines; no per-cell Python loop:
 
 1. the quads of four centres whose levels differ are found in one pass (in bands of rows, so
-   the temporaries stay small); for each threshold each of them gets its case (0..15) and one
-   or two segments, oriented with the region on the left;
+   the temporaries stay small; for a boolean grid packed 64 cells to a word,
+   :func:`rings_of_bits`, by bitwise operations on whole words: :mod:`coverage.core.bitgrid`);
+   for each threshold each of them gets its case (0..15) and one or two segments, oriented with
+   the region on the left;
 2. each segment's successor is the segment of the quad across its end that starts there (a
-   binary search in the quads, which come row by row); the cycles of that
-   permutation are the rings (connected components and one depth-first walk, C code);
-   collinear points are dropped;
+   binary search in the quads, which come row by row); the cycles of that permutation are the
+   rings (one depth-first walk, C code, see :func:`_cycles`); collinear points are dropped;
 3. counter-clockwise rings are outlines, clockwise rings holes; a hole belongs to the smallest
-   outline around it (an STRtree of the holes queried with the prepared outlines).
+   outline around it, read off the quads of its row (:func:`_hole_owners`, no geometry).
 
 :func:`rings` returns the rings of each threshold in cell-index coordinates (x = column,
 y = row, centres at whole numbers); :func:`polygons` builds shapely polygons from them.
@@ -25,7 +26,9 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-__all__ = ["rings", "polygons", "outline", "Rings"]
+from . import bitgrid
+
+__all__ = ["rings", "rings_of_bits", "polygons", "outline", "Rings"]
 
 # Segments of each case (bit 0 = lower-left centre, 1 = lower-right, 2 = upper-right,
 # 3 = upper-left), as (from, to) edge midpoints: 0 = south, 1 = east, 2 = north, 3 = west.
@@ -98,29 +101,35 @@ _DIRECTION = ((np.sign(_DX[None, :] - _DX[:, None]) + 1) * 3
 
 def _cycles(nxt):
     """The cycles of a permutation: (elements grouped by cycle, each in cycle order from its
-    smallest element; the cycle number of each of those). The cycles are found by
-    connected_components (C code), joined head to tail into one path and walked by one
-    depth-first search (C code)."""
+    smallest element, the cycles in the order of their smallest elements; the cycle number of each
+    of those). One depth-first search (C code) on the permutation with a *spine* beside it: spine
+    node k leads first to element k, then to spine node k + 1. Walked from spine node 0, the search
+    runs through a whole cycle from each element it has not seen yet, then comes back down the
+    spine: the cycles come out in the order of their smallest elements, each from that element."""
     from scipy.sparse import csr_array
-    from scipy.sparse.csgraph import connected_components, depth_first_order
+    from scipy.sparse.csgraph import depth_first_order
 
     n = nxt.size
-    graph = csr_array((np.ones(n), nxt, np.arange(n + 1)), shape=(n, n))
-    _, lab = connected_components(graph, directed=True, connection="weak")
-    # labels are numbered in the order of their smallest element: that element is the head
-    head = np.flatnonzero(lab > np.maximum.accumulate(np.concatenate([[-1], lab[:-1]])))
-    pred = np.empty(n, np.int64)
-    pred[nxt] = np.arange(n)
-    tail = pred[head]
-    path = nxt.copy()
-    path[tail[:-1]] = head[1:]                  # the end of each cycle leads to the next one
-    has = np.ones(n, bool)
-    has[tail[-1]] = False
-    walk = csr_array((np.ones(n - 1), path[has], np.concatenate([[0], np.cumsum(has)])), shape=(n, n))
-    order = depth_first_order(walk, int(head[0]), directed=True, return_predecessors=False)
-    is_head = np.zeros(n, bool)
-    is_head[head] = True
-    return order, np.cumsum(is_head[order]) - 1
+    itype = np.int32 if 3 * n < np.iinfo(np.int32).max else np.int64
+    ind = np.empty(3 * n - 1, itype)         # element k -> nxt[k]; spine k -> k, spine k + 1
+    ind[:n] = nxt
+    ind[n::2] = np.arange(n)
+    ind[n + 1::2] = np.arange(n + 1, 2 * n)
+    ptr = np.empty(2 * n + 1, itype)
+    ptr[:n + 1] = np.arange(n + 1)
+    ptr[n + 1:] = n + 2 * np.arange(1, n + 1)
+    ptr[-1] = 3 * n - 1
+    graph = csr_array((np.ones(3 * n - 1), ind, ptr), shape=(2 * n, 2 * n))
+    order = depth_first_order(graph, n, directed=True, return_predecessors=False)
+    spine = order >= n
+    is_head = np.zeros(order.size, bool)
+    is_head[1:] = spine[:-1] & ~spine[1:]      # an element reached from the spine starts a cycle
+    seq = order[~spine]
+    ring = np.cumsum(is_head[~spine]) - 1
+    heads = seq[np.flatnonzero(np.diff(ring, prepend=-1))]
+    if seq.size != n or (heads.size > 1 and not (np.diff(heads) > 0).all()):
+        raise AssertionError("depth_first_order did not visit children in order")  # scipy's own
+    return seq, ring
 
 
 def _region_rings(quads, t, ncols):
@@ -143,40 +152,59 @@ def _region_rings(quads, t, ncols):
     # the quad across an east (west) side is the next (previous) one: quads come row by row and
     # it holds the outline's next segment; across a north or south side it is searched for
     nb = q + _DJ[ts]
-    vert = np.flatnonzero(_DI[ts] != 0)
     key = ii * ncols + jj                       # sorted
-    nb[vert] = np.searchsorted(key, (ii[q[vert]] + _DI[ts[vert]]) * ncols + jj[q[vert]])
+    for di in (1, -1):                          # each side's searches come sorted: fast
+        v = np.flatnonzero(_DI[ts] == di)
+        nb[v] = np.searchsorted(key, key[q[v]] + di * ncols)
     second = np.full(ii.size, -1, np.int64)
     second[saddle] = ii.size + np.arange(saddle.size)
     first_from = _TABLE[case[nb], 0, 0]
     seq, ring = _cycles(np.where(first_from == _OPPOSITE[ts], nb, second[nb]))
     # keep the corners only: points where the direction changes
-    fs, direction = fs[seq], _DIRECTION[fs[seq], ts[seq]]
+    direction = _DIRECTION[fs[seq], ts[seq]]
     n_r = int(ring[-1]) + 1
     start = np.searchsorted(ring, np.arange(n_r))
     before = np.empty_like(direction)
     before[1:] = direction[:-1]
     before[start] = direction[np.append(start[1:], ring.size) - 1]
     keep = direction != before
-    qk, fs, ring = q[seq[keep]], fs[keep], ring[keep]
-    xy = np.column_stack([jj[qk] + _DX[fs], ii[qk] + _DY[fs]])
-    first = np.searchsorted(ring, np.arange(n_r))
-    nxt = np.arange(1, ring.size + 1)
-    nxt[np.append(first[1:], ring.size) - 1] = first            # each ring closes on itself
-    area2 = np.bincount(ring, weights=xy[:, 0] * xy[nxt, 1] - xy[nxt, 0] * xy[:, 1], minlength=n_r)
+    kept = seq[keep]
+    qk, fk, rk = q[kept], fs[kept], ring[keep]
+    xy = np.column_stack([jj[qk] + _DX[fk], ii[qk] + _DY[fk]])
+    first = np.searchsorted(rk, np.arange(n_r))
+    nxt = np.arange(1, rk.size + 1)
+    nxt[np.append(first[1:], rk.size) - 1] = first            # each ring closes on itself
+    area2 = np.bincount(rk, weights=xy[:, 0] * xy[nxt, 1] - xy[nxt, 0] * xy[:, 1], minlength=n_r)
     shell = area2 > 0
     owner = np.arange(n_r)
     holes = np.flatnonzero(~shell)
     if holes.size:
-        shells = np.flatnonzero(shell)
-        geoms = shapely.polygons(shapely.linearrings(xy, indices=ring)[shells])
-        # outlines as the queries (shapely prepares them), the holes' first points in the tree
-        si, hi = shapely.STRtree(shapely.points(xy[first[holes]])).query(geoms, predicate="contains")
-        o = np.lexsort((np.abs(area2[shells[si]]), hi))       # the smallest outline around it
-        hi, si = hi[o], si[o]
-        one = np.ones(hi.size, bool)
-        one[1:] = hi[1:] != hi[:-1]
-        owner[holes[hi[one]]] = shells[si[one]]
+        owner[holes] = _hole_owners(holes, shell, q, seq, ring, start, case, second)
+    return Rings(xy, rk, shell, owner)
+
+
+def _hole_owners(holes, shell, q, seq, ring, start, case, second):
+    """The outline each hole belongs to, read off the quads (no geometry): left of a hole's first
+    quad (row by row), along the row of cells just above it, lie cells of the region around the
+    hole up to the first cell outside it; the ring through that cell's side is the region's outline
+    (the owner) or another hole of the same region (whose owner it is). That other hole starts
+    further down or further left, so following it ends at an outline."""
+    seg_ring = np.empty(seq.size, np.int64)
+    seg_ring[seq] = ring
+    first_q = np.minimum.reduceat(q[seq], start)[holes]        # each hole's first quad
+    north = ((case >> 2) ^ (case >> 3)) & 1                   # upper-left and upper-right differ
+    last = np.maximum.accumulate(np.where(north == 1, np.arange(case.size), -1))
+    left = last[first_q - 1]                                    # in the same row (the frame's
+    ql = np.maximum(left, 0)                                    # empty cells end every row)
+    if (left < 0).any():
+        raise AssertionError("a hole with no ring to its left")   # never: see above
+    on_north = (_TABLE[case[ql], 0, 0] == 2) | (_TABLE[case[ql], 0, 1] == 2)
+    next_out = np.full(shell.size, -1, np.int64)
+    next_out[holes] = seg_ring[np.where(on_north, ql, second[ql])]
+    own = next_out[holes]
+    while not shell[own].all():
+        own = np.where(shell[own], own, next_out[own])
+    return own
     return Rings(xy, ring, shell, owner)
 
 
@@ -194,6 +222,17 @@ def rings(level, thresholds=(1,)) -> list:
         r = _region_rings(quads, t, pad.shape[1])
         out.append(Rings(r.xy - 1.0, r.ring, r.shell, r.owner))     # unpadded coordinates
     return out
+
+
+def rings_of_bits(words, cols) -> Rings:
+    """Rings of the marked cells of a packed grid of ``cols`` columns (see
+    :mod:`coverage.core.bitgrid`): the same as ``rings(unpacked)[0]``, the boundary quads found 64
+    cells at a time."""
+    ii, jj, case = bitgrid.quads(words, cols)
+    if ii.size == 0:
+        return _NO_RINGS
+    r = _region_rings((ii, jj, case), 1, cols + 2)
+    return Rings(r.xy - 1.0, r.ring, r.shell, r.owner)
 
 
 def polygons(r: Rings, transform=None, group_of_ring=None, n_groups=1):
