@@ -326,11 +326,20 @@ def _samples(geoms, step):
     j = np.arange(rep.size) - np.repeat(np.cumsum(n_in) - n_in, n_in)
     w = j / np.repeat(n_in, n_in)
     p0, p1 = coords[rep], coords[rep + 1]
-    xy = np.concatenate([p0 + w[:, None] * (p1 - p0), coords[last]])
-    arc = np.concatenate([cum[rep] + w * seg_len[rep], total])
-    edge = np.concatenate([gi[rep], np.arange(m)])
-    order = np.lexsort((arc, edge))
-    edge, arc, xy = edge[order], arc[order], xy[order]
+    # a line's points between its vertices come in order along it; its last vertex goes after
+    # them: each point moves up by the number of lines before its own (one last vertex each)
+    ge = gi[rep]
+    at = np.arange(rep.size) + ge
+    ends = np.cumsum(np.bincount(ge, minlength=m) + 1) - 1
+    edge = np.empty(rep.size + m, np.int64)
+    arc = np.empty(rep.size + m)
+    xy = np.empty((rep.size + m, 2))
+    edge[at], edge[ends] = ge, np.arange(m)
+    arc[at], arc[ends] = cum[rep] + w * seg_len[rep], total
+    xy[at], xy[ends] = p0 + w[:, None] * (p1 - p0), coords[last]
+    if ((np.diff(arc) < 0) & (edge[1:] == edge[:-1])).any():     # never for real coordinates:
+        order = np.lexsort((arc, edge))                           # order by position along it
+        edge, arc, xy = edge[order], arc[order], xy[order]
     tot = total[edge]
     frac = np.where(tot > 0, arc / np.where(tot > 0, tot, 1.0), 0.0)
     return edge, np.clip(frac, 0.0, 1.0), xy[:, 0], xy[:, 1]
