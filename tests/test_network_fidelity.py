@@ -67,6 +67,47 @@ def test_exact_reverse_duplicate_is_the_only_edge_dropped():
     assert net.report["duplicate_edges_dropped"] == 1 and net.report["parallel_edges_kept"] == 1
 
 
+def test_duplicates_are_those_of_a_comparison_of_every_line():
+    """Exact duplicates (either direction) among mirrored parallels of equal length, loops and
+    plain edges: the kept edges are those of comparing every pair's normalised line, as a plain
+    np.unique over (pair, length in mm, WKB) finds them."""
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(0, 500, (30, 2)).round()
+    u, v, geoms = [], [], []
+    for _ in range(120):
+        a, b = rng.integers(0, 30, 2)
+        p, q = xy[a], xy[b]
+        off = rng.choice([-20.0, 20.0]) * np.array([0.0, 1.0])   # a bend north or south: equal lengths
+        g = LineString([p, (p + q) / 2 + off, q]) if a != b else LineString([p, p + 30, p + [30, 0], p])
+        k = rng.integers(1, 4)                                    # 1-3 copies, some reversed
+        for _ in range(k):
+            r = rng.random() < 0.5
+            u.append(b if r else a)
+            v.append(a if r else b)
+            geoms.append(g.reverse() if r else g)
+    net = from_edge_arrays(np.arange(30), xy[:, 0], xy[:, 1], u, v, geoms, crs=UTM)
+    u, v = np.asarray(u), np.asarray(v)
+    wkb = shapely.to_wkb(shapely.normalize(np.array(geoms, dtype=object)))
+    mm = np.round(shapely.length(np.array(geoms, dtype=object)) * 1000).astype(np.int64)
+    rows = [(min(a, b), max(a, b), m, w) for a, b, m, w in zip(u, v, mm, wkb)]
+    first = sorted({r: i for i, r in reversed(list(enumerate(rows)))}.values())
+    assert net.report["duplicate_edges_dropped"] == len(rows) - len(first) > 50
+    want = shapely.to_wkb(shapely.normalize(np.array(geoms, dtype=object)[first]))
+    assert np.array_equal(shapely.to_wkb(shapely.normalize(net.edge_geometry)), want)
+
+
+def test_first_points_are_those_of_get_point():
+    from coverage.core.network import _first_points
+    g = np.array([LineString([(1, 2), (3, 4)]), shapely.LinearRing([(0, 0), (1, 0), (1, 1)]),
+                  shapely.MultiLineString([[(5, 5), (6, 6)]]), LineString(), None,
+                  LineString([(7, 8, 9), (1, 1, 1)])], dtype=object)
+    fx, fy = _first_points(g)
+    p = shapely.get_point(g, 0)
+    assert np.array_equal(fx, shapely.get_x(p), equal_nan=True)
+    assert np.array_equal(fy, shapely.get_y(p), equal_nan=True)
+    assert fx[0] == 1 and fy[5] == 8 and np.isnan(fx[2:5]).all()
+
+
 def test_edge_crossing_the_clip_line_is_cut_not_dropped():
     # a 3,000 m road east from (0,0) and a 250 m spur south; clip = box buffered 1,300 m
     net = from_edge_arrays([1, 2, 3], [0, 3000, 0], [0, 0, -250], [1, 1], [2, 3], crs=UTM)

@@ -195,6 +195,20 @@ def test_multipart_lines_are_exploded_and_bad_geometry_listed():
     assert g.report["dropped"] == {"empty geometry": 1, "not a line": 1, "zero length": 1}
 
 
+def test_z_is_ignored_and_collections_explode_like_multilines():
+    """Lines with Z give the graph of the same lines without it; a collection of lines explodes
+    as a multi-line does."""
+    flat = [LineString([(0, 5), (10, 5)]), LineString([(5, 0), (5, 10), (8, 12)]),
+            MultiLineString([[(0, 0), (10, 10)], [(0, 10), (2, 8)]])]
+    z = [shapely.force_3d(g, 7.5) for g in flat[:2]] + [shapely.GeometryCollection(list(flat[2].geoms))]
+    a, b = edges_from_lines(gdf(flat)), edges_from_lines(gdf(z))
+    check_invariants(b)
+    for f in ("node_x", "node_y", "edge_u", "edge_v", "edge_length", "edge_feature"):
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+    assert not shapely.has_z(b.edge_geometry).any()
+    assert (a.report["parts"], a.n_edges) == (b.report["parts"], b.n_edges) == (4, 7)   # 3 cut at (5, 5)
+
+
 def test_excluded_classes_are_listed_with_the_reason():
     base = [LineString([(0, 0), (10, 0)]), LineString([(0, 5), (10, 5)]),
             LineString([(0, 10), (10, 10)]), LineString([(0, 15), (10, 15)]),

@@ -198,8 +198,7 @@ def from_edge_arrays(node_id, node_x, node_y, u_id, v_id, geometry=None, name=No
                            np.c_[node_x[v[missing]], node_y[v[missing]]]], axis=1)
         geometry[missing] = shapely.linestrings(coords)
     # orient u -> v: reverse lines whose first point is nearer v than u
-    first = shapely.get_point(geometry, 0)
-    fx, fy = shapely.get_x(first), shapely.get_y(first)
+    fx, fy = _first_points(geometry)
     du = np.hypot(fx - node_x[u], fy - node_y[u])
     dv = np.hypot(fx - node_x[v], fy - node_y[v])
     flip = dv < du
@@ -215,16 +214,19 @@ def from_edge_arrays(node_id, node_x, node_y, u_id, v_id, geometry=None, name=No
               "degenerate_loops_dropped": int((known & loop & ~(length > 0)).sum())}
     u, v, length, geometry, name = u[keep], v[keep], length[keep], geometry[keep], name[keep]
     road_class = road_class[keep]
-    # exact duplicates: same junction pair and the same line (either direction)
+    # exact duplicates: same junction pair and the same line (either direction); the lines are
+    # compared only where the pair and the length (mm) are shared
     a, b = np.minimum(u, v), np.maximum(u, v)
-    key = shapely.to_wkb(shapely.normalize(geometry))
     mm = np.round(length * 1000.0).astype(np.int64)
-    sel = _first_of_equal_rows(a, b, mm, pd.factorize(key)[0])
+    line = np.full(len(u), -1, dtype=np.int64)
+    shared = _in_equal_rows(a, b, mm)
+    line[shared] = pd.factorize(shapely.to_wkb(shapely.normalize(geometry[shared])))[0]
+    sel = _first_of_equal_rows(a, b, mm, line)
     report["duplicate_edges_dropped"] = int(len(u) - len(sel))
     u, v, length, geometry, name = u[sel], v[sel], length[sel], geometry[sel], name[sel]
     road_class = road_class[sel]
     a, b = np.minimum(u, v), np.maximum(u, v)
-    n_pairs = np.unique(a[u != v] * np.int64(max(len(node_x), 1)) + b[u != v]).size
+    n_pairs = _n_distinct(a[u != v] * np.int64(max(len(node_x), 1)) + b[u != v])
     report["loops_kept"] = int((u == v).sum())
     report["parallel_edges_kept"] = int((u != v).sum() - n_pairs)
     # nodes that no kept edge uses (nodes of walls or buildings in an OSM file) are dropped
@@ -235,6 +237,39 @@ def from_edge_arrays(node_id, node_x, node_y, u_id, v_id, geometry=None, name=No
     new_index = np.cumsum(used) - 1
     return WalkNetwork(crs, node_id[used], node_x[used], node_y[used], new_index[u].astype(np.int64),
                        new_index[v].astype(np.int64), length, geometry, name, source, report, road_class)
+
+
+def _first_points(geometry) -> tuple[np.ndarray, np.ndarray]:
+    """x, y of the first point of each LineString / LinearRing (nan for other geometries), as
+    ``shapely.get_point(geometry, 0)`` gives them, from the coordinate array (no Point objects)."""
+    fx, fy = np.full(len(geometry), np.nan), np.full(len(geometry), np.nan)
+    line = np.flatnonzero(np.isin(shapely.get_type_id(geometry), (1, 2)))
+    xy = shapely.get_coordinates(geometry[line])
+    n = shapely.get_num_coordinates(geometry[line])
+    has = n > 0
+    start = (np.cumsum(n) - n)[has]
+    fx[line[has]], fy[line[has]] = xy[start, 0], xy[start, 1]
+    return fx, fy
+
+
+def _n_distinct(a) -> int:
+    """``np.unique(a).size`` for an integer array, by a sort (numpy 2.4's hashed unique is ~20x slower)."""
+    s = np.sort(a)
+    return int(len(s) and 1 + np.count_nonzero(s[1:] != s[:-1]))
+
+
+def _in_equal_rows(*cols) -> np.ndarray:
+    """True for each row of the integer columns that another row equals."""
+    n = len(cols[0])
+    order = np.lexsort(cols[::-1])
+    same = np.ones(max(n - 1, 0), bool)
+    for c in cols:
+        sc = c[order]
+        same &= sc[1:] == sc[:-1]
+    dup = np.zeros(n, bool)
+    dup[order[1:][same]] = True
+    dup[order[:-1][same]] = True
+    return dup
 
 
 def _first_of_equal_rows(*cols) -> np.ndarray:
