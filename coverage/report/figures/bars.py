@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from matplotlib import transforms
 from matplotlib.patches import Patch
 
 from .style import _Style, _title, fill, plt
@@ -44,10 +45,9 @@ def township_figure(res, st: _Style):
     with plt.rc_context(st.rc()):
         ncols = 2 if n > 1 else 1
         nrows = math.ceil(n / ncols)
-        # one shared y axis: township names once per row, not once per panel
-        fig, axes = plt.subplots(nrows, ncols, figsize=(6.0 * ncols, h * nrows + 0.8), squeeze=False,
-                                 sharey=True)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(6.0 * ncols, h * nrows + 0.8), squeeze=False)
         axes = axes.ravel()
+        names = [st.safe(u, f"T{i + 1}") for i, u in enumerate(units)]
         for ax in axes[n:]:
             ax.set_visible(False)
         for ax, cat in zip(axes, cats):
@@ -68,9 +68,14 @@ def township_figure(res, st: _Style):
             ax.axvline(target, color="black", linestyle="--", linewidth=1.2)
             lab = st.t["target"].format(t=target) + ("" if ind_id else " " + st.t["default_target"])
             ax.text(target, len(units) - 0.4, lab, ha="right", va="bottom", fontsize=6.5)
-            if ax is axes[0]:                       # one shared y axis: its ticks are set once
-                ax.set_yticks(y, [st.safe(u, f"T{i + 1}") for i, u in enumerate(units)])
-            ax.tick_params(axis="y", labelsize=7)
+            # township names as text beside the first panel of a row, no y ticks (a panel's 20+
+            # Tick objects, labels hidden or not, cost more than drawing its bars)
+            ax.set_yticks([])
+            if ax is axes[(list(axes).index(ax) // ncols) * ncols]:
+                pad = transforms.ScaledTranslation(-3.5 / 72, 0, fig.dpi_scale_trans)
+                for yi, name in zip(y, names):
+                    ax.text(0, yi, name, transform=ax.get_yaxis_transform() + pad, ha="right", va="center",
+                            fontsize=7, in_layout=False)
             ax.set_xlim(0, 118)
             ax.set_ylim(-0.6, len(units) + 0.3)
             ax.set_xticks([0, 20, 40, 60, 80, 100])
@@ -85,7 +90,7 @@ def township_figure(res, st: _Style):
                               .replace("100%", "").strip())]
         fig.legend(handles=handles, loc="lower left", fontsize=7, ncol=3, frameon=False)
         fig.suptitle(f"{_title(res, st)}\n{st.t['bars_title']}", fontsize=11)
-        _layout(fig, [st.safe(u, f"T{i + 1}") for i, u in enumerate(units)], ncols, nrows, h)
+        _layout(fig, names, ncols, nrows, h)
     return fig
 
 

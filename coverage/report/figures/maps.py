@@ -47,6 +47,17 @@ class FigureData:
         self.bounds = comm.total_bounds
         self.panel_tol = self.tol * FIGURE_PX / PANEL_PX
         self._panel_path = None
+        self._res, self._demand = res, None
+
+    @property
+    def demand(self):
+        """(x, y, people) of the demand points, read once for every panel."""
+        if self._demand is None:
+            d = self._res.demand
+            g = np.asarray(d.geometry.values, dtype=object)
+            pop = pd.to_numeric(d.population, errors="coerce").fillna(0).to_numpy(float)
+            self._demand = (shapely.get_x(g), shapely.get_y(g), pop)
+        return self._demand
 
     def simplify(self, gdf, tol=None):
         # for drawing only: plain Douglas-Peucker (topology-preserving is 50x slower on gap areas)
@@ -153,16 +164,13 @@ def gaps_frame(res):
 def _uncovered(ax, res, cat, data):
     """The uncovered demand points of a category: dots sized by people, or a density image."""
     col = f"dist_{cat}"
-    d = res.demand
-    if col not in d.columns:
+    if col not in res.demand.columns:
         return False
-    pop = pd.to_numeric(d.population, errors="coerce").fillna(0).to_numpy(float)
-    unc = ~covered(d[col].to_numpy(dtype=float), res.thresholds[cat].metres) & (pop > 0)
+    x, y, pop = data.demand
+    unc = ~covered(res.demand[col].to_numpy(dtype=float), res.thresholds[cat].metres) & (pop > 0)
     if not unc.any():
         return False
-    x = shapely.get_x(d.geometry.values[unc])
-    y = shapely.get_y(d.geometry.values[unc])
-    p = pop[unc]
+    x, y, p = x[unc], y[unc], pop[unc]
     if unc.sum() <= MAX_POINTS:
         size = 4 + 60 * np.sqrt(p / max(pop.max(), 1e-9))
         ax.scatter(x, y, s=size, c="black", marker="o", linewidths=0, alpha=0.8, zorder=6)
@@ -173,8 +181,11 @@ def _uncovered(ax, res, cat, data):
     h, xe, ye = np.histogram2d(x, y, bins=[np.arange(minx, maxx + cell, cell), np.arange(miny, maxy + cell, cell)],
                                weights=p)
     img = np.ma.masked_less_equal(np.sqrt(h.T), 0)
+    # coloured before it is resampled to the panel's pixels (the same pixels with nearest
+    # neighbours, and the colour map applied to 400 x 400 cells instead of the panel)
     ax.imshow(img, origin="lower", extent=(xe[0], xe[-1], ye[0], ye[-1]), cmap="Greys", vmin=0,
-              vmax=float(img.max()) or 1.0, interpolation="nearest", zorder=6, alpha=0.9)
+              vmax=float(img.max()) or 1.0, interpolation="nearest", interpolation_stage="rgba", zorder=6,
+              alpha=0.9)
     return True
 
 
