@@ -24,6 +24,7 @@ from coverage.config import Threshold
 from coverage.errors import InputError
 from coverage.report.webmap import (COVERAGE_CLASS_COLOURS, NO_DATA_COLOUR, _share_budget,
                                     classify_rate, make_map, prepare, resolve_basemap)
+from coverage.report.webmap.text import UNCOVERED_COLOUR
 
 CRS = "EPSG:32635"
 X0, Y0 = 385_000.0, 6_672_000.0
@@ -215,8 +216,12 @@ def test_more_uncovered_points_than_the_budget_become_a_grid_image(tmp_path):
         assert name.endswith(f"{int(unc['population'].sum()):,})")   # every uncovered person counted
         kind, data, _ = lay[name][1][0]
         assert kind == "image" and data["url"].startswith("data:image/png;base64,")
-        img = np.asarray(Image.open(io.BytesIO(base64.b64decode(data["url"].split(",", 1)[1]))))
+        img = np.asarray(Image.open(io.BytesIO(base64.b64decode(data["url"].split(",", 1)[1]))).convert("RGBA"))
         assert img.shape[2] == 4 and 0 < (img[..., 3] > 0).sum() <= len(unc)
+        # every cell with people in the uncovered colour, at least 70/255 opaque
+        seen = img[img[..., 3] > 0]
+        assert (seen[:, :3] == [int(UNCOVERED_COLOUR[i:i + 2], 16) for i in (1, 3, 5)]).all()
+        assert seen[:, 3].min() >= 70
         (s, w), (n, e) = data["bounds"]
         assert s < n and w < e
     assert "每格约 100 米" in text
