@@ -38,7 +38,7 @@ def demand_points(communities: gpd.GeoDataFrame, cells, *, groups=None, source="
     frac = np.divide(parea, cell_area[bi], out=np.zeros_like(parea), where=cell_area[bi] > 0)
     valid = np.where(nodata, 0.0, vals)
     pop = valid[bi] * frac
-    touching = np.unique(bi)
+    touching = np.flatnonzero(np.bincount(bi, minlength=len(vals)))       # sorted, as np.unique(bi)
     total_touching = float(np.nansum(valid[touching])) if len(bi) else 0.0
     window_total = float(info.get("window_total", np.nansum(valid)))
     # share of each community's area under raster cells with data (not nodata, not outside the raster)

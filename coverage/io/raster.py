@@ -145,10 +145,10 @@ def _cell_polygons_reprojected(tr, r0, r1, c0, c1, to_m):
 
     The sides are cut as ``shapely.segmentize`` (GEOS) cuts a cell's box: ``ceil(side / (pixel /
     4))`` equal pieces, counted on the side's own length (so float noise makes some sides 5
-    pieces, as before). Each side is cut and projected once and shared by the two cells it
-    bounds (about 10 points per cell instead of segmentize and project 17-21 per cell); the
-    points equal the per-cell ones to the last bits. Rings start at the same corner and run the
-    same way (counter-clockwise) as ``shapely.box``'s."""
+    pieces, as before). Each lattice corner is projected once, and each side's inner points once
+    for the two cells it bounds (about 8 points per cell instead of segmentize and project 17-21
+    per cell); the points equal the per-cell ones to the last bits. Rings start at the same corner
+    and run the same way (counter-clockwise) as ``shapely.box``'s."""
     nr, nc = r1 - r0, c1 - c0
     if nr <= 0 or nc <= 0:
         return np.empty(0, dtype=object)
@@ -158,53 +158,53 @@ def _cell_polygons_reprojected(tr, r0, r1, c0, c1, to_m):
     rows, cols = rows + r0, cols + c0
     cx = tr.c + tr.a * cols + tr.b * rows
     cy = tr.f + tr.d * cols + tr.e * rows
+    corner = np.arange((nr + 1) * (nc + 1)).reshape(nr + 1, nc + 1)
 
     def cut(x0, y0, x1, y1):
-        """Points of sides (x0, y0) -> (x1, y1), both ends included; (start in the point
-        array per side, pieces per side, x, y)."""
+        """Inner points of sides (x0, y0) -> (x1, y1) (the ends are lattice corners): (index of
+        each side's first inner point, pieces per side, x, y)."""
         x0, y0, x1, y1 = x0.ravel(), y0.ravel(), x1.ravel(), y1.ravel()
         dx, dy = x1 - x0, y1 - y0
         length = np.sqrt(dx * dx + dy * dy)
         n = np.where(length <= tol, 1, np.ceil(length / tol)).astype(np.int64)
-        start = np.cumsum(n + 1) - (n + 1)
-        side = np.repeat(np.arange(n.size), n + 1)
-        k = np.arange(side.size) - start[side]
+        side = np.repeat(np.arange(n.size), n - 1)
+        k = np.arange(side.size) - np.repeat(np.cumsum(n - 1) - (n - 1), n - 1) + 1    # 1 .. n - 1
         nn, ln = n[side], length[side]
         with np.errstate(invalid="ignore", divide="ignore"):
             f = np.where(ln > 0, (k * (ln / nn)) / ln, k / nn)   # as GEOS's Densifier
-        f[k == nn] = 1.0
-        px = np.where(k == nn, x1[side], x0[side] + f * dx[side])
-        py = np.where(k == nn, y1[side], y0[side] + f * dy[side])
-        return start, n, px, py
+        return np.cumsum(n - 1) - (n - 1), n, x0[side] + f * dx[side], y0[side] + f * dy[side]
 
     hs, hn, hx, hy = cut(cx[:, :-1], cy[:, :-1], cx[:, 1:], cy[:, 1:])   # (nr + 1) x nc sides
     vs, vn, vx, vy = cut(cx[:-1, :], cy[:-1, :], cx[1:, :], cy[1:, :])   # nr x (nc + 1) sides
-    xm, ym = to_m.transform(np.concatenate([hx, vx]), np.concatenate([hy, vy]))
+    xm, ym = to_m.transform(np.concatenate([cx.ravel(), hx, vx]), np.concatenate([cy.ravel(), hy, vy]))
     pts = np.column_stack([np.asarray(xm, dtype=np.float64), np.asarray(ym, dtype=np.float64)])
-    vs = vs + hx.size
+    hs, vs = hs + corner.size, vs + corner.size + hx.size
+    # each side: (first inner point, pieces, start corner, end corner)
+    h = (hs, hn, corner[:, :-1].ravel(), corner[:, 1:].ravel())
+    v = (vs, vn, corner[:-1, :].ravel(), corner[1:, :].ravel())
     i, j = np.divmod(np.arange(nr * nc), nc)                    # cell row, column (window)
     top, bottom = i * nc + j, (i + 1) * nc + j                  # horizontal sides: (c, r) -> (c + 1, r)
     left, right = i * (nc + 1) + j, i * (nc + 1) + j + 1        # vertical sides: (c, r) -> (c, r + 1)
-    # (start, pieces, forwards?) of the four sides of each cell, in ring order
+    # (sides, which, forwards?) of the four sides of each cell, in ring order
     det = tr.a * tr.e - tr.b * tr.d
     if det < 0:   # north-up: box ring from (c + 1, r + 1): right up, top back, left down, bottom on
-        parts = [(vs[right], vn[right], False), (hs[top], hn[top], False),
-                 (vs[left], vn[left], True), (hs[bottom], hn[bottom], True)]
+        parts = [(v, right, False), (h, top, False), (v, left, True), (h, bottom, True)]
     else:         # south-up: from (c + 1, r): right on, bottom back, left back, top on
-        parts = [(vs[right], vn[right], True), (hs[bottom], hn[bottom], False),
-                 (vs[left], vn[left], False), (hs[top], hn[top], True)]
-    ring_len = sum(p[1] for p in parts) + 1
+        parts = [(v, right, True), (h, bottom, False), (v, left, False), (h, top, True)]
+    ring_len = sum(sd[1][w] for sd, w, _ in parts) + 1
     ring_start = np.cumsum(ring_len) - ring_len
     idx = np.empty(int(ring_len.sum()), np.int64)
     at = ring_start.copy()
-    for start, n, forwards in parts:
+    for (first, pieces, a, b), which, forwards in parts:
+        n = pieces[which]
         cell = np.repeat(np.arange(n.size), n)
-        m = np.arange(cell.size) - np.repeat(np.cumsum(n) - n, n)
-        idx[at[cell] + m] = (start[cell] + m) if forwards else (start[cell] + n[cell] - m)
+        m = np.arange(cell.size) - np.repeat(np.cumsum(n) - n, n)          # 0 .. n - 1 along the ring
+        k = m if forwards else n[cell] - m                                  # the side's point k
+        sc = which[cell]
+        idx[at[cell] + m] = np.where(k == 0, a[sc], np.where(k == pieces[sc], b[sc], first[sc] + k - 1))
         at += n
     idx[at] = idx[ring_start]                                    # closed
-    rings = shapely.linearrings(pts[idx], indices=np.repeat(np.arange(nr * nc), ring_len))
-    return shapely.polygons(rings)
+    return shapely.polygons(shapely.linearrings(pts[idx], indices=np.repeat(np.arange(nr * nc), ring_len)))
 
 
 def _window_bounds(t, c0, r0, c1, r1):
