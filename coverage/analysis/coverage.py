@@ -33,19 +33,31 @@ def coverage_tables(communities, facilities, demand, categories, breaks, thresho
     comm = communities[["community_id", "name", "township", "type", "households"]].reset_index(drop=True)
     rows = []
     fac_in = facilities[facilities["community_id"].notna()] if len(facilities) else facilities
-    for cat in categories:
+    levels = {cat: sorted(set(breaks) | {thresholds[cat]}) for cat in categories}
+    # every category and threshold summed by community in one groupby (pandas' compensated sums, as
+    # one groupby per table gave them): population, covered population, covered points
+    cols = {}
+    for c, cat in enumerate(categories):
+        pop = demand[pop_col_for.get(cat, "population")].to_numpy()
+        cols[("pop", c, 0)] = pop
+        dist = demand[f"dist_{cat}"].to_numpy()
+        for k, thr in enumerate(levels[cat]):
+            cov = covered(dist, thr.metres)
+            cols[("cov", c, k)] = np.where(cov, pop, 0.0)
+            cols[("any", c, k)] = cov
+    codes, ids = pd.factorize(demand.community_id.to_numpy(), sort=True)
+    named = pd.DataFrame(dict(enumerate(cols.values())))
+    sums = named[codes >= 0].groupby(codes[codes >= 0]).sum()
+    sums.columns = list(cols)
+    sums.index = pd.Index(ids[sums.index], name="community_id")
+    for c, cat in enumerate(categories):
         pcol = pop_col_for.get(cat, "population")
-        levels = sorted(set(breaks) | {thresholds[cat]})
         n_inside = fac_in[fac_in.category == cat].groupby("community_id").size() if len(fac_in) else pd.Series(dtype=int)
-        for thr in levels:
+        for k, thr in enumerate(levels[cat]):
             tm = thr.metres
             tmin = thr.minutes_at(speed_m_per_min)
-            cov = covered(demand[f"dist_{cat}"].to_numpy(), tm)
-            g = pd.DataFrame({"community_id": demand.community_id.values,
-                              "pop": demand[pcol].to_numpy(), "cov": np.where(cov, demand[pcol].to_numpy(), 0.0),
-                              "any": cov})
-            agg = g.groupby("community_id").agg(population=("pop", "sum"), covered_pop=("cov", "sum"),
-                                                reachable=("any", "any"))
+            agg = pd.DataFrame({"population": sums[("pop", c, 0)], "covered_pop": sums[("cov", c, k)],
+                                "reachable": sums[("any", c, k)] > 0})
             t = comm.join(agg, on="community_id")
             t["population"] = t["population"].fillna(0.0)
             t["covered_pop"] = t["covered_pop"].fillna(0.0)
@@ -68,9 +80,9 @@ def coverage_tables(communities, facilities, demand, categories, breaks, thresho
     parts = []
     for level, col in (("area", None), ("urban_rural", "type"), ("township", "township")):
         grp = keys + ([col] if col else [])
-        s = by_comm.groupby(grp, sort=True).agg(
+        s = by_comm.assign(has_facility=by_comm["facilities_inside"] > 0).groupby(grp, sort=True).agg(
             population=("population", "sum"), covered_pop=("covered_pop", "sum"),
-            communities=("community_id", "size"), communities_with_facility=("facilities_inside", lambda v: int((v > 0).sum())),
+            communities=("community_id", "size"), communities_with_facility=("has_facility", "sum"),
             communities_within_threshold=("within_threshold", "sum")).reset_index()
         s.insert(0, "level", level)
         s.insert(1, "unit", s[col] if col else "study area")
