@@ -7,14 +7,15 @@ which must never be installed in this project's environment.
 __version__ = "0.2.0"
 
 from .errors import InputError  # noqa: E402
-from .labels import CATEGORIES, CATEGORY_LABELS_EN, CATEGORY_LABELS_ZH  # noqa: E402
 
 __all__ = ["CATEGORIES", "CATEGORY_LABELS_ZH", "CATEGORY_LABELS_EN", "InputError", "__version__",
            "Study", "Results", "StudyConfig", "load_config", "WalkNetwork", "from_edge_arrays", "from_networkx",
            "load_network"]
 
-# The Python API, imported on first use so that `python -m coverage profiles` stays quick.
-_LAZY = {"Study": "study", "Results": "study", "StudyConfig": "config", "load_config": "config",
+# The Python API and the labels (which import numpy), imported on first use so that `python -m
+# coverage --help` and `profiles` stay quick.
+_LAZY = {"CATEGORIES": "labels", "CATEGORY_LABELS_ZH": "labels", "CATEGORY_LABELS_EN": "labels",
+         "Study": "study", "Results": "study", "StudyConfig": "config", "load_config": "config",
          "WalkNetwork": "core.network", "from_edge_arrays": "core.network", "from_networkx": "core.network",
          "load_network": "io.network"}
 

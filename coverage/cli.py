@@ -20,7 +20,11 @@ from .errors import InputError
 LOG_NAME = "run.log"
 
 
-def _parser():
+#: the batch command's line in ``--help``; its options are read from coverage.batch only when it runs
+BATCH_HELP = "run many counties (a province) as tasks on Dask distributed"
+
+
+def _parser(argv=None):
     p = argparse.ArgumentParser(prog="python -m coverage",
                                 description="15-minute life-circle coverage of community facilities")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -32,8 +36,11 @@ def _parser():
     r.add_argument("--timings", action="store_true", help="print each step's time and peak memory at the end "
                                                           "(they are always written to OUT/run.json)")
     sub.add_parser("profiles", help="list the packaged standards profiles")
-    from .batch import add_parser
-    add_parser(sub)
+    if "batch" in (sys.argv[1:] if argv is None else argv):
+        from .batch import add_parser          # with the province YAML reader (yaml, config)
+        add_parser(sub)
+    else:
+        sub.add_parser("batch", help=BATCH_HELP)
     return p
 
 
@@ -89,7 +96,7 @@ def _route_python_warnings(log):
 
 
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser(argv).parse_args(argv)
     if args.cmd == "profiles":
         from .io.profiles import list_profiles
         print("\n".join(list_profiles()))

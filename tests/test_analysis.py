@@ -186,6 +186,25 @@ def test_map_option_writes_the_map_elsewhere(tmp_path):
     assert (tmp_path / "m" / "x.html").is_file() and not (tmp_path / "o" / "map.html").exists()
 
 
+def test_help_starts_without_numpy_or_the_batch_module():
+    """`python -m coverage --help` (and a mistyped command) answers without importing numpy or the
+    province batch; `batch --help` lists the batch options; the labels still import on first use."""
+    import subprocess
+    import sys
+    code = ("import sys\nfrom coverage.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('numpy', 'coverage.batch', 'yaml') if m in sys.modules))")
+    root = Path(__file__).resolve().parents[1]
+    for argv, loaded in ((["--help"], "[]"), (["batch", "--help"], "['coverage.batch', 'numpy', 'yaml']")):
+        out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=root)
+        assert out.stdout.strip().splitlines()[-1] == loaded, out.stdout
+        assert ("--scheduler" in out.stdout) == (argv[0] == "batch")
+    from coverage.cli import _parser
+    assert _parser(["--help"]).format_help() == _parser(["batch"]).format_help()   # the same batch line
+    import coverage
+    from coverage.labels import CATEGORIES
+    assert coverage.CATEGORIES is CATEGORIES
+
+
 # ------------------------------------------------------------------ network sources through a Study
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory):
