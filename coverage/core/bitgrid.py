@@ -107,12 +107,20 @@ def dilate(words, rects, cols: int) -> np.ndarray:
     return out
 
 
-def quads(words, cols: int):
+def _popcount(x):
+    """Set bits of each uint64."""
+    if hasattr(np, "bitwise_count"):                         # numpy >= 2.0
+        return np.bitwise_count(x).astype(np.int64)
+    return _POPCOUNT[np.ascontiguousarray(x, dtype=_U).view(np.uint8)].reshape(-1, 8).sum(axis=1)
+
+
+def quads(words, cols: int, locator=False):
     """The boundary quads of a packed grid of ``cols`` columns, framed by one empty cell on every
     side (as ``trace.rings`` frames its grid): (i, j, case) row by row, quad (i, j) having the
     framed cells (i, j), (i, j + 1), (i + 1, j + 1), (i + 1, j) as corners, i.e. the grid's cells
     (i - 1, j - 1) ... ; ``case`` has bit 0 = lower-left, 1 = lower-right, 2 = upper-right,
-    3 = upper-left, and is neither 0 nor 15."""
+    3 = upper-left, and is neither 0 nor 15. With ``locator``, also a function giving the position
+    in that list of boundary quads (i, j) (popcounts of the words before them, no search)."""
     words = np.asarray(words, dtype=_U)
     rows, nw = words.shape
     if nw * WORD < cols + 1 and nw and (words[:, -1] >> np.uint64(WORD - 1)).any():
@@ -147,7 +155,19 @@ def quads(words, cols: int):
     case |= corner(lr) << np.uint8(1)
     case |= corner(ur) << np.uint8(2)
     case |= corner(ul) << np.uint8(3)
-    return np.repeat(row, cnt), np.repeat(col, cnt) + bit, case
+    out = np.repeat(row, cnt), np.repeat(col, cnt) + bit, case
+    if not locator:
+        return out
+    before = np.zeros(flat.size + 1, np.int64)
+    before[wat + 1] = _popcount(flat[wat])
+    np.cumsum(before, out=before)                  # boundary quads before each word
+
+    def locate(i, j):
+        w = i * nw + (j >> 6)
+        low = flat[w] & ((np.uint64(1) << (j & 63).astype(_U)) - np.uint64(1))
+        return before[w] + _popcount(low)
+
+    return out, locate
 
 
 # per byte value: how many bits are set, and which (ascending; 8 = none)

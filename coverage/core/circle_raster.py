@@ -144,8 +144,7 @@ class CircleGrid:
         out = np.full(n_groups, _EMPTY, dtype=object)
         if group.size == 0:
             return out
-        cnt = (self.ptr[edge + 1] - self.ptr[edge]).astype(np.int64)
-        csum = np.cumsum(cnt)
+        csum = np.cumsum(self._counts()[edge])
         start = 0
         while start < group.size:
             # whole groups per chunk, about _CHUNK_RUNS runs each
@@ -154,19 +153,9 @@ class CircleGrid:
             stop = max(stop, start + 1)
             if stop < group.size:
                 stop = int(np.searchsorted(group, group[stop - 1], side="right"))
-            rows = np.arange(start, stop)
-            du, dv, ln = d_u[rows], d_v[rows], length[rows]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                pos = ln > 0
-                a = np.where(pos, (t - du) / np.where(pos, ln, 1.0), np.where(du <= t, 2.0, -1.0))
-                b = np.where(pos, 1.0 - (t - dv) / np.where(pos, ln, 1.0), np.where(dv <= t, -1.0, 2.0))
-            a = np.where(du <= t, a, -1.0)          # reached from u up to a, from v down to b
-            b = np.where(dv <= t, b, 2.0)
-            # a run is marked when fmin <= a or fmax >= b (0 <= fmin <= fmax <= 1): every run when
-            # a >= b, a >= 1 or b <= 0; none when a < 0 and b > 1; else test each run
-            full = (a >= b) | (a >= 1.0) | (b <= 0.0)
-            part = ~full & ((a >= 0.0) | (b <= 1.0))
-            self._mosaic(group[start:stop], edge[start:stop], full, part, a, b, out)
+            sl = slice(start, stop)
+            full, part, a, b = _reach(d_u[sl], d_v[sl], length[sl], t)
+            self._mosaic(group[sl], edge[sl], full, part, a, b, out)
             start = stop
         return out
 
@@ -191,49 +180,37 @@ class CircleGrid:
             self._flat_cache = cached
         return cached[1]
 
+    def _counts(self):
+        """Runs per edge (cached)."""
+        if getattr(self, "_cnt", None) is None:
+            self._cnt = np.diff(self.ptr).astype(np.int64)
+        return self._cnt
+
     def _runs(self, edge):
         """Run indices of the given edges' runs, edge after edge; and the count per edge."""
-        c = (self.ptr[edge + 1] - self.ptr[edge]).astype(np.int64)
-        first = self.ptr[edge].astype(np.int64) - (np.cumsum(c) - c)
+        c = self._counts()[edge]
+        first = self.ptr[edge] - (np.cumsum(c) - c)
         return np.arange(int(c.sum())) + np.repeat(first, c), c
 
-    def _mosaic(self, g, edge, full, part, a, b, out):
-        """Draw the groups of rows (g sorted, edge, and which rows are reached all along or in
-        part with their a, b) into ``out``."""
+    def _mosaic(self, g, edge, full, pr, a, b, out):
+        """Draw the groups of rows (g sorted, edge; ``full``: the rows reached all along; ``pr``
+        the rows reached in part, reached from u up to ``a`` and from v down to ``b``) into
+        ``out``."""
         pad = int(np.ceil(self.radius)) + 1
         # the marks of rows reached in part: their runs within reach
-        pr = np.flatnonzero(part)
         ps, pc = self._runs(edge[pr])
-        ok = (self.fmin[ps] <= np.repeat(a[pr], pc)) | (self.fmax[ps] >= np.repeat(b[pr], pc))
+        ok = (self.fmin[ps] <= np.repeat(a, pc)) | (self.fmax[ps] >= np.repeat(b, pc))
         ps, prow = ps[ok], np.repeat(pr, pc)[ok]
-        # the window of each group: bounding box of its full rows' edges and its part marks,
-        # per row (no marks: an empty box), then per group (rows come sorted by group)
+        # the window of each group: the bounding box of its rows' edges (rows come sorted by
+        # group; an edge reached in part may draw less than its box: a window too large is only
+        # empty cells, the same drawing)
         box = self._edge_boxes()
-        big, small = np.iinfo(np.int64).max, np.iinfo(np.int64).min
-        nrow = g.size
-        lo_r, lo_c = np.full(nrow, big), np.full(nrow, big)
-        hi_r, hi_c = np.full(nrow, small), np.full(nrow, small)
-        fr = np.flatnonzero(full)
-        ef = edge[fr]
-        lo_r[fr], hi_r[fr], lo_c[fr], hi_c[fr] = box[0, ef], box[1, ef], box[2, ef], box[3, ef]
-        if ps.size:
-            at = np.flatnonzero(np.concatenate([[True], prow[1:] != prow[:-1]]))
-            pr_ = prow[at]
-            rr, cc = self.row[ps].astype(np.int64), self.col[ps].astype(np.int64)
-            lo_r[pr_], hi_r[pr_] = np.minimum.reduceat(rr, at), np.maximum.reduceat(rr, at)
-            lo_c[pr_], hi_c[pr_] = np.minimum.reduceat(cc, at), np.maximum.reduceat(cc, at)
-        gat = np.flatnonzero(np.concatenate([[True], g[1:] != g[:-1]]))
-        rmin, rmax = np.minimum.reduceat(lo_r, gat), np.maximum.reduceat(hi_r, gat)
-        cmin, cmax = np.minimum.reduceat(lo_c, gat), np.maximum.reduceat(hi_c, gat)
-        marked = rmin <= rmax
-        if not marked.any():
-            return
-        gi = np.cumsum(np.concatenate([[False], g[1:] != g[:-1]]))      # group number of each row
-        groups = g[gat][marked]
-        num = np.full(gat.size, -1)
-        num[marked] = np.arange(groups.size)
-        gi = num[gi]                                                    # window of each row
-        rmin, rmax, cmin, cmax = rmin[marked], rmax[marked], cmin[marked], cmax[marked]
+        new_group = np.concatenate([[True], g[1:] != g[:-1]])
+        gat = np.flatnonzero(new_group)
+        rmin, rmax = np.minimum.reduceat(box[0, edge], gat), np.maximum.reduceat(box[1, edge], gat)
+        cmin, cmax = np.minimum.reduceat(box[2, edge], gat), np.maximum.reduceat(box[3, edge], gat)
+        groups = g[gat]
+        gi = np.cumsum(new_group) - 1                                   # window of each row
         n = groups.size
         h = rmax - rmin + 1 + 2 * pad
         w = cmax - cmin + 1 + 2 * pad
@@ -253,6 +230,7 @@ class CircleGrid:
         flat = self._flat(width)
         mosaic = np.zeros((y + tall, width), bool)
         flat_mosaic = mosaic.reshape(-1)
+        fr = np.flatnonzero(full)
         fs, fc = self._runs(edge[fr])
         flat_mosaic[flat[fs] + np.repeat(offset[gi[fr]], fc)] = True
         flat_mosaic[flat[ps] + offset[gi[prow]]] = True
@@ -297,6 +275,31 @@ def circle_grid(edge_geometry, buffer_m, cell_m=DEFAULT_CELL_M) -> CircleGrid:
 
 
 # ------------------------------------------------------------------------------ helpers
+
+
+def _reach(du, dv, ln, t):
+    """How far a walk of ``t`` reaches along each row's edge (end distances du, dv, length ln):
+    (reached all along: mask; reached in part: row indices, with a, b: the fractions reached from
+    u up to a and from v down to b). A run is marked when fmin <= a or fmax >= b
+    (0 <= fmin <= fmax <= 1): every run when a >= b, a >= 1 or b <= 0; none when a < 0 and b > 1.
+
+    Most rows are reached all along from one end, t - d >= length (then (t - d) / length >= 1 in
+    floating point too): they are found first, the fractions computed for the others only."""
+    with np.errstate(invalid="ignore"):
+        full = (ln > 0) & (((du <= t) & (t - du >= ln)) | ((dv <= t) & (t - dv >= ln)))
+    rest = np.flatnonzero(~full)
+    du, dv, ln = du[rest], dv[rest], ln[rest]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pos = ln > 0
+        a = np.where(pos, (t - du) / np.where(pos, ln, 1.0), np.where(du <= t, 2.0, -1.0))
+        b = np.where(pos, 1.0 - (t - dv) / np.where(pos, ln, 1.0), np.where(dv <= t, -1.0, 2.0))
+    a = np.where(du <= t, a, -1.0)          # reached from u up to a, from v down to b
+    b = np.where(dv <= t, b, 2.0)
+    whole = (a >= b) | (a >= 1.0) | (b <= 0.0)
+    part = ~whole & ((a >= 0.0) | (b <= 1.0))
+    full[rest] = whole
+    return full, rest[part], a[part], b[part]
+
 
 
 def _samples(geoms, step):

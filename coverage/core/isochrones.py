@@ -67,7 +67,7 @@ __all__ = [
 METHODS = ("raster", "faces", "buffers")
 
 #: Facilities drawn at once by the raster method (their reached edges and windows in memory).
-FACILITY_CHUNK = 256
+FACILITY_CHUNK = 64
 
 #: At most this many threads draw circles at once (each holds its own rasters in memory).
 MAX_WORKERS = 4
@@ -122,14 +122,27 @@ def _stats(f, d_u, d_v, lens, n_groups, t):
 
     The pieces of :func:`~coverage.core.pieces._pieces` without building and sorting them: per
     row its piece from u (or the whole edge) and its piece from v, summed in that order (the
-    order of the sorted pieces, so the sums are the same to the last bit)."""
-    whole, from_u, from_v, end_u, start_v = reached_parts(d_u, d_v, lens, t)
-    first = np.where(whole, (1.0 - 0.0) * lens,
-                     np.where(from_u, (np.clip(end_u, 0.0, 1.0) - 0.0) * lens, 0.0))
-    second = np.where(from_v, (1.0 - np.clip(start_v, 0.0, 1.0)) * lens, 0.0)
-    length = np.bincount(np.repeat(f, 2), weights=np.column_stack([first, second]).ravel(),
-                         minlength=n_groups)
-    count = np.bincount(f, weights=(whole | from_u).astype(np.float64) + from_v, minlength=n_groups)
+    order of the sorted pieces, so the sums are the same to the last bit). Most rows are whole
+    edges (one term, the length); the pieces are worked out for the others only, and the terms
+    that are 0 are left out (adding 0 changes no sum)."""
+    with np.errstate(invalid="ignore"):
+        quick = (d_u + lens <= t) | (d_v + lens <= t)
+    rest = np.flatnonzero(~quick)
+    ln = lens[rest]
+    whole, from_u, from_v, end_u, start_v = reached_parts(d_u[rest], d_v[rest], ln, t)
+    first = np.where(whole, (1.0 - 0.0) * ln, np.where(from_u, (np.clip(end_u, 0.0, 1.0) - 0.0) * ln, 0.0))
+    second = np.where(from_v, (1.0 - np.clip(start_v, 0.0, 1.0)) * ln, 0.0)
+    # one term per quick row (its length), two per other row (first, second), in row order
+    terms = 1 + (~quick).astype(np.int64)
+    at = np.cumsum(terms) - terms
+    w = np.empty(int(at[-1] + terms[-1]) if f.size else 0)
+    w[at[quick]] = lens[quick]
+    w[at[rest]] = first
+    w[at[rest] + 1] = second
+    length = np.bincount(np.repeat(f, terms), weights=w, minlength=n_groups)
+    count = np.bincount(f, minlength=n_groups)
+    count -= np.bincount(f[rest], weights=~(whole | from_u), minlength=n_groups).astype(np.int64)
+    count += np.bincount(f[rest], weights=from_v, minlength=n_groups).astype(np.int64)
     return length, count.astype(np.int64)
 
 
@@ -219,12 +232,13 @@ def _facility_edge_pairs(u, v, csr, n_nodes, chunk=32, inc=None, block=None):
 
     In blocks of ``chunk`` facilities: the pairs are the pattern of (reached nodes) x
     (node-edge incidence), a sparse product (C code); both end distances are read from a dense
-    row of the facility's distances, so memory stays at chunk x n_nodes.
-    """
+    row per facility over the nodes the block reaches (numbered 0..k-1, and a last column of
+    inf for nodes it does not reach), small enough to stay in the processor's cache. ``block``
+    is not used (kept for callers that pass one)."""
     inc = inc if inc is not None else _incidence(u, v, n_nodes)
     nf = csr.shape[0]
-    if block is None or block.shape[0] < min(chunk, nf):
-        block = np.full((min(chunk, max(nf, 1)), n_nodes), np.inf)
+    col = np.full(n_nodes, -1, np.int64)        # node -> column of the block; -1: the inf column
+    seen = np.zeros(n_nodes, bool)
     parts = []
     for f0 in range(0, nf, chunk):
         f1 = min(f0 + chunk, nf)
@@ -235,10 +249,14 @@ def _facility_edge_pairs(u, v, csr, n_nodes, chunk=32, inc=None, block=None):
         pairs = reached @ inc              # edges in any order within a facility: fine here
         f = np.repeat(np.arange(f1 - f0), np.diff(pairs.indptr))
         e = pairs.indices.astype(np.int64)
-        fac = np.repeat(np.arange(f1 - f0), np.diff(indptr))
-        block[fac, node] = dist
-        parts.append((f + f0, e, block[f, u[e]], block[f, v[e]]))
-        block[fac, node] = np.inf                       # clean the block for the next chunk
+        seen[node] = True
+        some = np.flatnonzero(seen)
+        seen[some] = False
+        col[some] = np.arange(some.size)
+        rows = np.full((f1 - f0, some.size + 1), np.inf)
+        rows[np.repeat(np.arange(f1 - f0), np.diff(indptr)), col[node]] = dist
+        parts.append((f + f0, e, rows[f, col[u[e]]], rows[f, col[v[e]]]))
+        col[some] = -1
     if not parts:
         z = np.zeros(0, np.int64)
         return z, z, np.zeros(0), np.zeros(0)
@@ -294,7 +312,6 @@ def facility_circles(edge_u, edge_v, edge_length, edge_geometry, node_dist_spars
     geoms = edge_lines(u, v, node_x, node_y, edge_geometry)
     kind, tool = _drawer(method, geoms, buffer_m, quad_segs, faces, grid, cell_m)
     inc = _incidence(u, v, n_nodes)
-    block = np.full((min(32, max(nf, 1)), n_nodes), np.inf)    # one row of distances per facility
     polys = np.empty((breaks.size, nf), dtype=object)
     reached = np.zeros((breaks.size, nf))
     npieces = np.zeros((breaks.size, nf), np.int64)
@@ -302,7 +319,7 @@ def facility_circles(edge_u, edge_v, edge_length, edge_geometry, node_dist_spars
     for f0 in range(0, nf, step):  # raster: chunks of facilities, so memory stays bounded
         sub = csr[f0:f0 + step]
         n = sub.shape[0]
-        f, e, du, dv = _facility_edge_pairs(u, v, sub, n_nodes, inc=inc, block=block)
+        f, e, du, dv = _facility_edge_pairs(u, v, sub, n_nodes, inc=inc)
         lens = length[e]
         for k, t in enumerate(breaks):  # a handful of breaks
             if kind == "raster":

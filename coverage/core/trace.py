@@ -132,7 +132,7 @@ def _cycles(nxt):
     return seq, ring
 
 
-def _region_rings(quads, t, ncols):
+def _region_rings(quads, t, ncols, locate=None):
     if len(quads) == 3:                         # a boolean grid: the cases are known
         ii, jj, case = quads
     else:
@@ -155,7 +155,10 @@ def _region_rings(quads, t, ncols):
     key = ii * ncols + jj                       # sorted
     for di in (1, -1):                          # each side's searches come sorted: fast
         v = np.flatnonzero(_DI[ts] == di)
-        nb[v] = np.searchsorted(key, key[q[v]] + di * ncols)
+        if locate is None:
+            nb[v] = np.searchsorted(key, key[q[v]] + di * ncols)
+        else:                                   # a packed grid counts the quads before it
+            nb[v] = locate(ii[q[v]] + di, jj[q[v]])
     second = np.full(ii.size, -1, np.int64)
     second[saddle] = ii.size + np.arange(saddle.size)
     first_from = _TABLE[case[nb], 0, 0]
@@ -228,10 +231,10 @@ def rings_of_bits(words, cols) -> Rings:
     """Rings of the marked cells of a packed grid of ``cols`` columns (see
     :mod:`coverage.core.bitgrid`): the same as ``rings(unpacked)[0]``, the boundary quads found 64
     cells at a time."""
-    ii, jj, case = bitgrid.quads(words, cols)
+    (ii, jj, case), locate = bitgrid.quads(words, cols, locator=True)
     if ii.size == 0:
         return _NO_RINGS
-    r = _region_rings((ii, jj, case), 1, cols + 2)
+    r = _region_rings((ii, jj, case), 1, cols + 2, locate)
     return Rings(r.xy - 1.0, r.ring, r.shell, r.owner)
 
 
