@@ -204,16 +204,33 @@ def _community_label(row, st: _Style):
 
 def _save(fig, path):
     """Write the figure as an 8-bit greyscale PNG at DPI (every figure is drawn in greys; a
-    greyscale PNG encodes three times faster and is a third of the size of RGBA). zlib level 3:
-    half the encoding time of level 6 for files 10-20% larger."""
+    greyscale PNG encodes three times faster and is a third of the size of RGBA)."""
     from PIL import Image
 
     fig.set_dpi(DPI)
     fig.canvas.draw()
     rgba = np.asarray(fig.canvas.buffer_rgba())
-    Image.fromarray(rgba, "RGBA").convert("L").save(path, format="PNG", compress_level=3)
+    grey = np.asarray(Image.fromarray(rgba, "RGBA").convert("L"))
     plt.close(fig)
+    Path(path).write_bytes(png_grey(grey))
     return Path(path)
+
+
+def png_grey(grey: np.ndarray, level: int = 1) -> bytes:
+    """An 8-bit greyscale PNG of a 2-D uint8 array: rows unfiltered, deflated at ``level``.
+    Pillow chose a filter for every row by trying each (most of its time); the figures' large
+    flat areas compress as well without (sizes within a few %), in less than half the time."""
+    import struct
+    import zlib
+
+    h, w = grey.shape
+    raw = np.zeros((h, w + 1), np.uint8)          # each row: filter type 0, then its pixels
+    raw[:, 1:] = grey
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw.tobytes(), level)) + chunk(b"IEND", b""))
 
 
 def _panel_layout(fig, nrows, ncols, title_lines=2):
