@@ -260,3 +260,18 @@ def test_township_bars_drawn_as_one_patch_per_class(res):
                         if (t.get_text().endswith("%") or t.get_text() == "—") and "target" not in t.get_text())
         assert ends == labels
     F.plt.close(fig)
+
+
+@pytest.mark.parametrize("cap", [None, 3])
+def test_coverage_maps_on_one_figure_have_the_pixels_of_each_drawn_alone(res, tmp_path, monkeypatch, cap):
+    """CoverageMaps draws every category's map on one figure (shared frame drawn once): each has
+    the pixels of coverage_figure drawn alone, in any order (a map leaves nothing behind)."""
+    from coverage.report.figures import maps
+    if cap:
+        monkeypatch.setattr(maps, "MAX_LABELS", cap)       # the note on capped labels is shared too
+    st = F._Style("en", None)
+    data = F.FigureData(res)
+    both = maps.CoverageMaps(res, st, data)
+    for cat in list(res.categories)[::-1] + list(res.categories)[:1]:
+        alone = np.asarray(Image.open(F._save(F.coverage_figure(res, cat, st, data=data), tmp_path / "a.png")))
+        assert np.array_equal(both.grey(cat), alone), cat

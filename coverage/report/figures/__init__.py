@@ -33,9 +33,9 @@ import warnings
 from pathlib import Path
 
 from .bars import township_figure, township_targets
-from .maps import FigureData, coverage_figure, gaps_figure, main_rates, sites_figure
+from .maps import CoverageMaps, FigureData, coverage_figure, gaps_figure, main_rates, sites_figure
 from .style import (CJK_FONT_CANDIDATES, DPI, GREY_FILLS, GREY_HATCHES, NO_DATA_FILL, NO_DATA_HATCH,  # noqa: F401
-                    FigureSet, _save, _Style, find_cjk_font, matplotlib, plt)
+                    FigureSet, _save, _Style, find_cjk_font, matplotlib, plt, png_grey)
 
 __all__ = ["make_figures", "find_cjk_font", "FigureSet", "FigureData", "coverage_figure", "township_targets",
            "GREY_FILLS", "GREY_HATCHES", "DPI"]
@@ -55,7 +55,7 @@ class _Shared:
 
     def __init__(self, res, lang):
         self.res, self.lang = res, lang
-        self._st = self._data = None
+        self._st = self._data = self._maps = None
 
     @property
     def style(self) -> _Style:
@@ -69,6 +69,13 @@ class _Shared:
         if self._data is None:
             self._data = FigureData(self.res)
         return self._data
+
+    def coverage_map(self, cat, path) -> Path:
+        """Write the coverage map of ``cat`` (drawn on the maps' shared figure, made on first use)."""
+        if self._maps is None:
+            self._maps = CoverageMaps(self.res, self.style, self.data)
+        Path(path).write_bytes(png_grey(self._maps.grey(cat)))
+        return Path(path)
 
     def meta(self) -> dict:
         """The FigureSet's language, font and notes (the English fallback)."""
@@ -87,8 +94,8 @@ def figure_jobs(res, out_dir, lang="zh") -> list:
 
     def job(make, path):
         return lambda: (_save(make(), path), sh.meta())
-    jobs = [(f"coverage_{cat}", job(lambda cat=cat: coverage_figure(res, cat, sh.style, data=sh.data),
-                                    out / f"fig_coverage_{cat}.png")) for cat in res.categories]
+    jobs = [(f"coverage_{cat}", lambda cat=cat: (sh.coverage_map(cat, out / f"fig_coverage_{cat}.png"), sh.meta()))
+            for cat in res.categories]
     if res.gaps is not None:
         jobs.append(("gaps", job(lambda: gaps_figure(res, sh.style, sh.data), out / "fig_gaps.png")))
     if res.sites is not None and len(res.sites):

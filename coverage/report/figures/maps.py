@@ -13,11 +13,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import shapely
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.patches import Patch
 
 from ...analysis.coverage import covered
 from ...labels import COVERAGE_CLASS_BREAKS, classify_rate
-from .style import (GREY_FILLS, GREY_HATCHES, NO_DATA_FILL, NO_DATA_HATCH, _community_label, _decorate,
+from .style import (DPI, GREY_FILLS, GREY_HATCHES, NO_DATA_FILL, NO_DATA_HATCH, _community_label, _decorate,
                     _footer, _frame, _panel_grid, _panel_layout, _pct, _Style, _title, fill, outline, plt,
                     polygon_path)
 
@@ -98,57 +99,113 @@ def coverage_figure(res, cat, st: _Style | None = None, *, labels=True, data: Fi
     """The coverage map of one category at its plan threshold (returns the open Figure)."""
     st = st or _Style("en", None)
     data = data or FigureData(res)
+    with plt.rc_context(st.rc()):
+        fig, ax, _ = _coverage_frame(res, st, data, capped=labels and len(data.communities) > MAX_LABELS)
+        _coverage_layers(ax, res, cat, st, data, labels)
+    return fig
+
+
+def _coverage_frame(res, st, data, capped):
+    """What every category's coverage map shares: the frame, legend, scale bar and north arrow,
+    the study's title, the note on capped labels, the footer. Returns (figure, axes, the artists
+    drawn above the map: scale bar and north arrow)."""
+    fig, ax = plt.subplots(figsize=(8.0, 7.0))
+    _frame(ax, data.bounds)
+    edges = (0,) + tuple(COVERAGE_CLASS_BREAKS) + (1,)
+    handles = [Patch(facecolor=GREY_FILLS[i], edgecolor="black", hatch=GREY_HATCHES[i] or None,
+                     label=f"{100 * edges[i]:.0f}–{100 * edges[i + 1]:.0f}%") for i in range(len(GREY_FILLS))]
+    handles.append(Patch(facecolor=NO_DATA_FILL, edgecolor="black", hatch=NO_DATA_HATCH, label=st.t["no_pop"]))
+    handles.append(plt.Line2D([], [], marker="o", color="none", markerfacecolor="black",
+                              markeredgecolor="white", markersize=6, label=st.t["facility"]))
+    ax.legend(handles=handles, title=st.t["legend_rate"], loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              fontsize=7, title_fontsize=7, framealpha=0.9, handleheight=1.6)
+    before = set(ax.get_children())
+    _decorate(ax, st)
+    above = [a for a in ax.get_children() if a not in before]
+    fig.suptitle(_title(res, st), fontsize=11)
+    if capped:
+        note = st.t["labels_capped"].format(n=MAX_LABELS, m=len(data.communities))
+        ax.text(0.0, -0.02, st.safe(note), transform=ax.transAxes, ha="left", va="top", fontsize=6.5)
+    _footer(fig, res, st)
+    # a fixed layout (map, legend on its right): tight_layout would measure every label
+    fig.subplots_adjust(left=0.02, right=0.80, top=0.89, bottom=0.05)
+    return fig, ax, above
+
+
+def _coverage_layers(ax, res, cat, st, data, labels) -> list:
+    """One category's layers of its coverage map (communities shaded by class, facilities, labels)
+    and its title; returns the artists added."""
     comm = data.communities
     rate = main_rates(res, cat).reindex(comm.community_id).to_numpy(dtype=float)
     cls = classify_rate(rate)
-    with plt.rc_context(st.rc()):
-        fig, ax = plt.subplots(figsize=(8.0, 7.0))
-        for k in range(-1, len(GREY_FILLS)):
-            part = comm[cls == k]
-            if len(part) == 0:
-                continue
-            face = NO_DATA_FILL if k < 0 else GREY_FILLS[k]
-            hatch = NO_DATA_HATCH if k < 0 else GREY_HATCHES[k]
-            fill(ax, part.geometry.values, facecolor=face, edgecolor="black",
-                 linewidth=0.7 if len(comm) <= 100 else 0.3, hatch=hatch or None, zorder=2)
-        fac = res.facilities[res.facilities.category == cat] if len(res.facilities) else res.facilities
-        if len(fac):
-            size = 22 if len(fac) <= 200 else 6
-            ax.scatter(fac.geometry.x, fac.geometry.y, s=size, marker="o", c="black", edgecolors="white",
-                       linewidths=0.6 if size > 10 else 0.2, zorder=6)
-        _frame(ax, data.bounds)
-        note = None
-        if labels:
-            pick = np.arange(len(comm))
-            if len(comm) > MAX_LABELS:
-                pop = pd.to_numeric(comm["population"], errors="coerce").fillna(0).to_numpy(float)
-                unc = pop * (1 - np.nan_to_num(rate, nan=1.0))
-                pick = np.sort(np.lexsort((np.arange(len(comm)), -unc))[:MAX_LABELS])
-                note = st.t["labels_capped"].format(n=MAX_LABELS, m=len(comm))
-            pts = comm.geometry.iloc[pick].representative_point()
-            for (_, row), p, r in zip(comm.iloc[pick].iterrows(), pts, rate[pick]):
-                txt = f"{_community_label(row, st)}\n{_pct(r) if np.isfinite(r) else st.t['no_pop']}"
-                # a Text, not an Annotation (no arrow, no offset): 15% less drawing per label
-                ax.text(p.x, p.y, txt, ha="center", va="center", fontsize=6.5, zorder=8, in_layout=False,
-                        bbox=dict(facecolor="white", edgecolor="black", linewidth=0.3, alpha=0.85,
-                                  boxstyle="round,pad=0.2"))
-        edges = (0,) + tuple(COVERAGE_CLASS_BREAKS) + (1,)
-        handles = [Patch(facecolor=GREY_FILLS[i], edgecolor="black", hatch=GREY_HATCHES[i] or None,
-                         label=f"{100 * edges[i]:.0f}–{100 * edges[i + 1]:.0f}%") for i in range(len(GREY_FILLS))]
-        handles.append(Patch(facecolor=NO_DATA_FILL, edgecolor="black", hatch=NO_DATA_HATCH, label=st.t["no_pop"]))
-        handles.append(plt.Line2D([], [], marker="o", color="none", markerfacecolor="black",
-                                  markeredgecolor="white", markersize=6, label=st.t["facility"]))
-        ax.legend(handles=handles, title=st.t["legend_rate"], loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                  fontsize=7, title_fontsize=7, framealpha=0.9, handleheight=1.6)
-        _decorate(ax, st)
-        fig.suptitle(_title(res, st), fontsize=11)
-        ax.set_title(st.t["cov_title"].format(cat=st.cat(cat), thr=st.thr(res, cat)), fontsize=9, y=1.0)
-        if note:
-            ax.text(0.0, -0.02, st.safe(note), transform=ax.transAxes, ha="left", va="top", fontsize=6.5)
-        _footer(fig, res, st)
-        # a fixed layout (map, legend on its right): tight_layout would measure every label
-        fig.subplots_adjust(left=0.02, right=0.80, top=0.89, bottom=0.05)
-    return fig
+    before = set(ax.get_children())
+    for k in range(-1, len(GREY_FILLS)):
+        part = comm[cls == k]
+        if len(part) == 0:
+            continue
+        face = NO_DATA_FILL if k < 0 else GREY_FILLS[k]
+        hatch = NO_DATA_HATCH if k < 0 else GREY_HATCHES[k]
+        fill(ax, part.geometry.values, facecolor=face, edgecolor="black",
+             linewidth=0.7 if len(comm) <= 100 else 0.3, hatch=hatch or None, zorder=2)
+    fac = res.facilities[res.facilities.category == cat] if len(res.facilities) else res.facilities
+    if len(fac):
+        size = 22 if len(fac) <= 200 else 6
+        ax.scatter(fac.geometry.x, fac.geometry.y, s=size, marker="o", c="black", edgecolors="white",
+                   linewidths=0.6 if size > 10 else 0.2, zorder=6)
+    if labels:
+        pick = np.arange(len(comm))
+        if len(comm) > MAX_LABELS:
+            pop = pd.to_numeric(comm["population"], errors="coerce").fillna(0).to_numpy(float)
+            unc = pop * (1 - np.nan_to_num(rate, nan=1.0))
+            pick = np.sort(np.lexsort((np.arange(len(comm)), -unc))[:MAX_LABELS])
+        pts = comm.geometry.iloc[pick].representative_point()
+        for (_, row), p, r in zip(comm.iloc[pick].iterrows(), pts, rate[pick]):
+            txt = f"{_community_label(row, st)}\n{_pct(r) if np.isfinite(r) else st.t['no_pop']}"
+            # a Text, not an Annotation (no arrow, no offset): 15% less drawing per label
+            ax.text(p.x, p.y, txt, ha="center", va="center", fontsize=6.5, zorder=8, in_layout=False,
+                    bbox=dict(facecolor="white", edgecolor="black", linewidth=0.3, alpha=0.85,
+                              boxstyle="round,pad=0.2"))
+    ax.set_title(st.t["cov_title"].format(cat=st.cat(cat), thr=st.thr(res, cat)), fontsize=9, y=1.0)
+    return [a for a in ax.get_children() if a not in before]
+
+
+class CoverageMaps:
+    """Every category's coverage map drawn on one figure: what they share (:func:`_coverage_frame`)
+    is drawn once and kept as pixels; each map puts those back and draws its own layers, its
+    title, then the scale bar and north arrow, in the order a whole drawing would (the same
+    pixels as :func:`coverage_figure`). Saves making and drawing the frame, legend and titles of
+    every map (a third of a county map's time)."""
+
+    def __init__(self, res, st: _Style, data: FigureData, labels=True):
+        self.res, self.st, self.data, self.labels = res, st, data, labels
+        with plt.rc_context(st.rc()):
+            self.fig, self.ax, self.above = _coverage_frame(res, st, data, labels and len(data.communities) > MAX_LABELS)
+        plt.close(self.fig)                 # kept here, not by pyplot: drawn on a canvas of its own
+        FigureCanvasAgg(self.fig)
+        self.fig.set_dpi(DPI)
+        for a in self.above:
+            a.set_visible(False)
+        self.fig.canvas.draw()
+        self.background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
+        for a in self.above:
+            a.set_visible(True)
+
+    def grey(self, cat) -> np.ndarray:
+        """The map of ``cat`` as greyscale pixels (what :func:`style._save` writes)."""
+        from PIL import Image
+        canvas = self.fig.canvas
+        canvas.restore_region(self.background)
+        with plt.rc_context(self.st.rc()):
+            made = _coverage_layers(self.ax, self.res, cat, self.st, self.data, self.labels)
+        renderer = canvas.get_renderer()
+        for a in sorted([a for a in made if a is not self.ax.title] + [self.ax.title] + self.above,
+                        key=lambda a: a.get_zorder()):
+            a.draw(renderer)
+        grey = np.asarray(Image.fromarray(np.asarray(canvas.buffer_rgba()), "RGBA").convert("L"))
+        for a in made:
+            if a is not self.ax.title:
+                a.remove()
+        return grey
 
 
 def gaps_frame(res):
