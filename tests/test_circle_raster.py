@@ -73,9 +73,11 @@ def test_dilation_equals_scipy(radius):
 
 
 @pytest.mark.parametrize("radius", [0.5, 1.5, 3.5, 6.5, 70.5])
-def test_packed_dilation_equals_scipy(radius):
+@pytest.mark.parametrize("band", [512, 4])
+def test_packed_dilation_equals_scipy(radius, band, monkeypatch):
     """64 cells to a word: rows across several words, widths that are and are not whole words,
-    shifts of more than a word (radius 70.5)."""
+    shifts of more than a word (radius 70.5); in one block and in bands of 4 rows."""
+    monkeypatch.setattr(bitgrid, "BAND", band)
     rng = np.random.default_rng(int(radius * 10) + 1)
     r = int(np.floor(radius))
     ii, jj = np.mgrid[-r:r + 1, -r:r + 1]
@@ -91,9 +93,12 @@ def test_packed_dilation_equals_scipy(radius):
         assert np.array_equal(got, _dilate(a, _disc_rects(radius)))
 
 
-def test_packed_quads_and_rings_equal_the_unpacked_trace():
+@pytest.mark.parametrize("band", [512, 3])
+def test_packed_quads_and_rings_equal_the_unpacked_trace(band, monkeypatch):
     """The packed grid gives the same boundary quads, rings, points, orientation and hole owners
-    as the byte grid, on random masks full of holes, islands in holes and diagonal contacts."""
+    as the byte grid, on random masks full of holes, islands in holes and diagonal contacts
+    (quads found in one block and in bands of 3 rows)."""
+    monkeypatch.setattr(bitgrid, "BAND", band)
     rng = np.random.default_rng(11)
     holes = 0
     for _ in range(150):
@@ -109,6 +114,14 @@ def test_packed_quads_and_rings_equal_the_unpacked_trace():
             assert np.array_equal(getattr(want, k), getattr(got, k))
         holes += int((~got.shell).sum())
     assert holes > 1000
+
+
+def test_popcount_with_and_without_numpy_2(monkeypatch):
+    x = np.random.default_rng(2).integers(0, 2 ** 63, 500, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    want = [bin(int(v)).count("1") for v in x]
+    assert bitgrid._popcount(x).tolist() == want
+    monkeypatch.delattr(np, "bitwise_count", raising=False)       # numpy 1.26: a byte table
+    assert bitgrid._popcount(x).tolist() == want
 
 
 def test_hole_owner_is_the_smallest_outline_around_it():
