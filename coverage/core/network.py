@@ -36,7 +36,7 @@ def directed_csr_min(u, v, w_uv, w_vu, n: int) -> sp.csr_array:
     if not np.isfinite(ww).all():
         keep &= np.isfinite(ww)
     a, b, ww = a[keep], b[keep], ww[keep]
-    order = np.lexsort((ww, b, a))
+    order = np.lexsort((ww, a * np.int64(max(n, 1)) + b))       # by (a, b, ww): a*n + b orders as (a, b)
     a, b, ww = a[order], b[order], ww[order]
     first = np.ones(len(a), dtype=bool)
     first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])

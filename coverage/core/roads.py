@@ -208,7 +208,7 @@ def _filter_features(gdf, geoms: np.ndarray, class_field, exclude_classes,
             DEFAULT_EXCLUDE_CLASSES if exclude_classes is None else exclude_classes),
             dtype=object)))
         cls = _norm_text(gdf[class_field]).to_numpy(dtype=object)
-        hit = np.isin(cls, list(excl_set)) if excl_set else np.zeros(n_feat, bool)
+        hit = pd.Series(cls, dtype=object).isin(excl_set).to_numpy(dtype=bool)   # hashed, not sorted
         raw = gdf[class_field].astype(object).to_numpy()
         excl.add(np.flatnonzero(hit), "excluded class",
                  np.array([f"{class_field}={v}" for v in raw[hit]], dtype=object))
