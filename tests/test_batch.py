@@ -119,9 +119,12 @@ def test_batch_on_dask_equals_single_runs_and_reruns_only_what_changed(province,
     summary_bytes = (out / "province_summary.csv").read_bytes()
 
     # 2. rerun on an existing cluster (--scheduler): the good counties are skipped, the broken one is retried
-    # (one worker process: the 2-worker cluster was the batch's own above; a process costs seconds)
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    # (a scheduler on TCP with one worker thread in this process: the worker processes were the batch's own
+    # cluster above; a process costs seconds of start-up and imports)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://",
+                      dashboard_address=None) as cluster:
         addr = cluster.scheduler_address
+        assert addr.startswith("tcp://")
         assert main(["batch", "--config", str(d / "province.yaml"), "--scheduler", addr, "--quiet"]) == 1
         runs = _run_json(out)
         assert (runs["C1"]["ran"], runs["C2"]["ran"], runs["C3"]["ran"]) == (False, False, True)
