@@ -72,15 +72,8 @@ def _layers(path):
     return [n for n, _ in pyogrio.list_layers(path)]
 
 
-def test_geopackage_in_two_parts_reads_as_one(sample_results, tmp_path):
-    one = write_layers(sample_results, tmp_path / "one.gpkg")
-    first, second, join, cleanup = layer_parts(sample_results, tmp_path / "two.gpkg")
-    second()                                            # either order: separate files
-    first()
-    two = join()
-    assert not [p for p in tmp_path.iterdir() if "part2" in p.name]
-    names = [n for n, _ in layer_frames(sample_results)]
-    assert _layers(one) == _layers(two) == names and "facility_circles" in names
+def _same_layers(one, two, names):
+    assert _layers(one) == _layers(two) == names
     for n in names:
         a = pyogrio.read_dataframe(one, layer=n, fid_as_index=True)
         b = pyogrio.read_dataframe(two, layer=n, fid_as_index=True)
@@ -105,13 +98,38 @@ def test_geopackage_in_two_parts_reads_as_one(sample_results, tmp_path):
         assert ca.execute(q).fetchall() == cb.execute(q).fetchall(), n
     ca.close()
     cb.close()
+
+
+@pytest.mark.parametrize("order", ["first-second", "second-first", "first-second-first", "second-first-second"])
+def test_geopackage_in_two_parts_reads_as_one(sample_results, tmp_path, order):
+    """Either half may end last (it copies the second file in); a half run again after the copy
+    (a worker's result lost) leaves the file whole once finish() has run."""
+    one = write_layers(sample_results, tmp_path / "one.gpkg")
+    first, second, finish = layer_parts(sample_results, tmp_path / "two.gpkg")
+    two = tmp_path / "two.gpkg"
+    runs = {"first": first, "second": second}
+    for k, step in enumerate(order.split("-")):
+        runs[step]()
+        if k == 1:    # both have ended: the last one has joined them
+            assert _layers(two) == [n for n, _ in layer_frames(sample_results)]
+    finish()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.gpkg", "two.gpkg"]
+    names = [n for n, _ in layer_frames(sample_results)]
+    assert "facility_circles" in names
+    _same_layers(one, two, names)
     # GDAL keeps writing into a copied layer: its triggers, count and ids carry on
     gaps = pyogrio.read_dataframe(two, layer="gaps", fid_as_index=True)
     pyogrio.write_dataframe(gaps.iloc[:2], two, layer="gaps", append=True)
     more = pyogrio.read_dataframe(two, layer="gaps", fid_as_index=True)
     assert len(more) == len(gaps) + 2 and more.index[-1] == gaps.index.max() + 2
     assert pyogrio.read_info(two, layer="gaps")["features"] == len(gaps) + 2
-    cleanup()
+
+
+def test_finish_cleans_up_after_a_half_that_failed(sample_results, tmp_path):
+    first, second, finish = layer_parts(sample_results, tmp_path / "two.gpkg")
+    second()
+    finish()                                    # the first half never ran
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_append_layers_refuses_a_layer_already_there(sample_results, tmp_path):

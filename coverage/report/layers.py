@@ -11,6 +11,7 @@ are, so the layers read back exactly as if GDAL had written them into one file).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -64,36 +65,70 @@ def write_layers(res, path: Path) -> Path:
 
 
 def layer_parts(res, path: Path):
-    """The two halves of :func:`write_layers`, to run side by side: ``(first, second, join)``.
+    """The two halves of :func:`write_layers`, to run side by side: ``(first, second, finish)``.
     ``first()`` writes the layers up to the demand points into ``path``, ``second()`` the rest into
-    a file beside it; ``join()``, once both are done, copies the second into ``path`` and removes
-    it (``cleanup()``, the last item, removes it whatever happened)."""
+    a file beside it; whichever of the two ends last copies the second file's layers into ``path``
+    (a marker made with O_EXCL tells it that it is last). ``finish()``, once both have run, makes
+    sure they were copied (a half run again after the copy is copied again) and removes the
+    second file and the marker; it also cleans up after a failure."""
     path = Path(path)
     part = path.with_name(f".{path.stem}.part2.gpkg")
+    mark = path.with_name(f".{path.stem}.part.done")
     layers = layer_frames(res)
     k = [n for n, _ in layers].index(SPLIT_AFTER) + 1
     head, tail = layers[:k], layers[k:]
-
-    def second():
-        return write_frames(tail, part) if tail else None
+    names = [n for n, _ in tail]
 
     def join():
-        if tail:
-            append_layers(path, part, [n for n, _ in tail])
-        cleanup()
+        if names:
+            append_layers(path, part, [n for n in names if n not in _tables(path)])
+
+    def ended():
+        try:
+            os.close(os.open(mark, os.O_CREAT | os.O_EXCL | os.O_WRONLY))   # the first to end
+        except FileExistsError:
+            join()                                                          # the last: both written
+
+    def first():
+        write_frames(head, path)
+        ended()
         return path
 
-    def cleanup():
-        part.unlink(missing_ok=True)
-    return (lambda: write_frames(head, path)), second, join, cleanup
+    def second():
+        write_frames(tail, part)
+        ended()
+        return part
+
+    def finish():
+        try:
+            if path.exists() and part.exists():
+                join()
+        finally:
+            part.unlink(missing_ok=True)
+            mark.unlink(missing_ok=True)
+        return path
+    return first, second, finish
+
+
+def _tables(path: Path) -> set:
+    con = sqlite3.connect(path)
+    try:
+        return {r[0] for r in con.execute("SELECT table_name FROM gpkg_contents")}
+    finally:
+        con.close()
 
 
 def append_layers(dst: Path, src: Path, names) -> None:
     """Copy the feature tables ``names`` of the GeoPackage ``src`` into ``dst`` (which has none of
     them), as GDAL wrote them: the table, its spatial index (the R*Tree's own tables, so it is not
     rebuilt row by row), its triggers and its rows of the GeoPackage metadata tables."""
+    if not names:
+        return
     con = sqlite3.connect(dst)
     try:
+        # as GDAL writes a GeoPackage: no waiting for the disk on each commit (an output file,
+        # written again by the next run)
+        con.execute("PRAGMA synchronous = OFF")
         con.execute("ATTACH DATABASE ? AS src", (str(src),))
         with con:
             con.execute("INSERT OR IGNORE INTO gpkg_spatial_ref_sys SELECT * FROM src.gpkg_spatial_ref_sys")

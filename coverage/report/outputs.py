@@ -80,8 +80,8 @@ def _write(res, out: Path, map_path, category_maps, workers) -> dict:
 
     figures = figure_jobs(res, out, lang=lang)
     n = min(available_workers() if workers is None else max(1, int(workers)), available_workers())
-    if n > 1:       # the GeoPackage in two parts side by side, joined below
-        first, second, join, cleanup = layer_parts(res, out / LAYERS_FILE)
+    if n > 1:       # the GeoPackage in two parts side by side, joined by the last to end
+        first, second, finish = layer_parts(res, out / LAYERS_FILE)
         layers = [("layers", first), ("layers_2", second)]
     else:
         layers = [("layers", lambda: write_layers(res, out / LAYERS_FILE))]
@@ -92,11 +92,9 @@ def _write(res, out: Path, map_path, category_maps, workers) -> dict:
     try:
         done = run_tasks(layers[:1] + [("maps", maps)] + big[:1] + [("tables", tables)] + big[1:] + layers[1:]
                          + [("csv", lambda: _write_csvs(res, out))] + small, workers=n)
-        if n > 1:
-            join()
     finally:
         if n > 1:
-            cleanup()
+            finish()
     files = dict(done["csv"])
     files["layers"] = out / LAYERS_FILE
     files.update(done["maps"])
