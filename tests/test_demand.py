@@ -129,3 +129,32 @@ def test_cells_inside_a_community_are_not_cut_but_count_whole(tmp_path):
     assert np.array_equal(d.population.to_numpy(), vals.ravel()[d.cell.to_numpy()] * frac)
     assert shapely.equals_exact(d.geometry.values, shapely.point_on_surface(pieces), tolerance=0).all()
     assert rep["population_in_area"] == pytest.approx(vals.sum())
+
+
+def test_split_on_threads_equals_one_thread(monkeypatch):
+    """The cells cut by communities on several threads (runs of whole communities) give the same
+    pieces, populations, points and report as one thread, bit for bit."""
+    import shapely
+    import coverage.core.isochrones as iso
+    from coverage.analysis.demand import demand_points
+    from coverage.io.raster import Cells
+    rng = np.random.default_rng(3)
+    n = 70                                                      # 70 x 70 cells of 100 m
+    x, y = np.meshgrid(np.arange(n) * 100.0, np.arange(n) * 100.0)
+    boxes = shapely.box(x.ravel(), y.ravel(), x.ravel() + 100, y.ravel() + 100)
+    vals = rng.gamma(2.0, 3.0, n * n)
+    nodata = rng.random(n * n) < 0.05
+    cells = Cells((boxes, vals, nodata))
+    cells.info = {}
+    seeds = rng.uniform(0, n * 100, (12, 2))                   # 12 irregular communities (Voronoi)
+    regions = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(seeds)))
+    geoms = shapely.intersection(regions, shapely.box(0, 0, n * 100, n * 100).buffer(-150))
+    comm = gpd.GeoDataFrame({"community_id": [f"c{i}" for i in range(len(geoms))], "township": "t",
+                             "type": "村"}, geometry=list(geoms), crs="EPSG:4547")
+    monkeypatch.setattr(iso, "default_workers", lambda: 1)
+    one, rep1 = demand_points(comm, cells)
+    monkeypatch.setattr(iso, "default_workers", lambda: 3)
+    many, rep3 = demand_points(comm, cells)
+    assert len(one) > 2000 and rep1 == rep3
+    assert one.drop(columns="geometry").equals(many.drop(columns="geometry"))
+    assert np.array_equal(shapely.to_wkb(one.geometry.values), shapely.to_wkb(many.geometry.values))

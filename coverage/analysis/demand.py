@@ -29,10 +29,10 @@ def demand_points(communities: gpd.GeoDataFrame, cells, *, groups=None, source="
     # a cell well inside its community is its own piece (whole area): only the cells on a
     # community boundary are cut (an exact intersection each, the costly part)
     shapely.prepare(geoms)
-    inside = shapely.contains_properly(geoms[ci], boxes[bi])
+    inside = _threads(shapely.contains_properly, ci, geoms[ci], boxes[bi])
     cut = np.flatnonzero(~inside)
     pieces = boxes[bi]
-    pieces[cut] = shapely.intersection(pieces[cut], geoms[ci[cut]])
+    pieces[cut] = _threads(shapely.intersection, ci[cut], pieces[cut], geoms[ci[cut]])
     parea = cell_area[bi]
     parea[cut] = shapely.area(pieces[cut])
     frac = np.divide(parea, cell_area[bi], out=np.zeros_like(parea), where=cell_area[bi] > 0)
@@ -64,7 +64,7 @@ def demand_points(communities: gpd.GeoDataFrame, cells, *, groups=None, source="
     }
     keep = (pop > 0) & (parea > 0)
     ci, bi, pieces, pop = ci[keep], bi[keep], pieces[keep], pop[keep]
-    pts = shapely.point_on_surface(pieces)
+    pts = _threads(shapely.point_on_surface, ci, pieces)
     order = np.lexsort((bi, ci))
     d = gpd.GeoDataFrame({
         "demand_id": np.arange(len(order)),
@@ -80,6 +80,21 @@ def demand_points(communities: gpd.GeoDataFrame, cells, *, groups=None, source="
         # same community (same grid: the same piece)
         d[f"pop_{group}"] = _assign_to_points(d, gpts)
     return d, report
+
+
+def _threads(fn, group, *arrays):
+    """``fn(*arrays)`` (an element-wise shapely function) on the cores (GEOS releases the GIL), the
+    rows cut into runs of whole groups (communities: a prepared community is used by one thread
+    only); the same array as one call, element for element."""
+    from ..core.isochrones import default_workers, run_tasks
+    n, k = len(group), default_workers()
+    if k == 1 or n < 2000:
+        return fn(*arrays)
+    first = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])    # where each run of a group starts
+    j = np.searchsorted(first, np.linspace(0, n, 4 * k + 1)[1:-1])  # about 4 chunks per thread
+    at = np.unique(np.r_[0, np.where(j < len(first), first[np.minimum(j, len(first) - 1)], n), n])
+    return np.concatenate(run_tasks([lambda lo=lo, hi=hi: fn(*(a[lo:hi] for a in arrays))
+                                     for lo, hi in zip(at[:-1], at[1:])], k))
 
 
 def _assign_to_points(d, g):

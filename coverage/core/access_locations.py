@@ -93,8 +93,9 @@ def _nearest_edges(geoms, pts, x, y, max_d: float, k: int = 8):
             t = np.where(l2 > 0, np.clip((wx * dx + wy * dy) / l2, 0.0, 1.0), 0.0)
         return np.hypot(wx - t * dx, wy - t * dy)
 
+    from .isochrones import default_workers     # the k-d tree answers on the cores (the same answers)
     k = min(k, len(p0))
-    r, nb = tree.query(np.c_[x[fin], y[fin]], k=k)
+    r, nb = tree.query(np.c_[x[fin], y[fin]], k=k, workers=default_workers())
     r, nb = r.reshape(len(fin), k), nb.reshape(len(fin), k)
     dd = dist(fin, nb)
     u = dd.min(axis=1)
