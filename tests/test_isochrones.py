@@ -512,3 +512,28 @@ def test_raster_circles_on_threads_same_bits_as_one_thread():
     for _ in range(3):
         many = run_tasks([partial(draw, s, shared) for s in sets], workers=4)
         assert [list(x) for x in many] == [list(x) for x in one]
+
+
+def test_edge_checks_and_incidence_kept_while_the_network_lives():
+    """The checked edge lines and the node-edge incidence are built once per network (its
+    arrays, by identity), and forgotten with it."""
+    import gc
+
+    u, v, length, g, xy = grid()
+    made = []
+
+    def make():
+        made.append(1)
+        return object()
+
+    a = isochrones._memo("test", (u, v, None), make)
+    assert isochrones._memo("test", (u, v, None), make) is a and len(made) == 1
+    u2 = u.copy()                                  # equal values, another array: built again
+    assert isochrones._memo("test", (u2, v, None), make) is not a and len(made) == 2
+    n_keys = len(isochrones._MEMO)
+    del u2
+    gc.collect()
+    assert len(isochrones._MEMO) == n_keys - 1
+    lines = isochrones._edge_lines(u, v, None, None, g)
+    assert isochrones._edge_lines(u, v, None, None, g) is lines
+    assert all(x.equals(y) for x, y in zip(lines, edge_lines(u, v, None, None, g)))

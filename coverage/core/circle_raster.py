@@ -43,6 +43,8 @@ DEFAULT_CELL_M = 10.0
 #: Runs (cells along edges) handled at once when drawing facility circles: bounds the memory.
 _CHUNK_RUNS = 2_000_000
 
+_INT32 = np.iinfo(np.int32).max
+
 #: Width (cells) of the raster in which a chunk's facility windows are laid side by side.
 _MOSAIC_WIDTH = 4096
 
@@ -144,7 +146,7 @@ class CircleGrid:
         out = np.full(n_groups, _EMPTY, dtype=object)
         if group.size == 0:
             return out
-        csum = np.cumsum(self._counts()[edge])
+        csum = np.cumsum(self._counts()[edge], dtype=np.int64)
         start = 0
         while start < group.size:
             # whole groups per chunk, about _CHUNK_RUNS runs each
@@ -164,7 +166,7 @@ class CircleGrid:
         if getattr(self, "_boxes", None) is None:
             has = np.flatnonzero(self.ptr[1:] > self.ptr[:-1])
             at = self.ptr[has]
-            boxes = np.zeros((4, self.n_edges), np.int64)
+            boxes = np.zeros((4, self.n_edges), self.row.dtype)
             for k, (fn, v) in enumerate(((np.minimum, self.row), (np.maximum, self.row),
                                          (np.minimum, self.col), (np.maximum, self.col))):
                 boxes[k, has] = fn.reduceat(v, at) if at.size else 0
@@ -176,21 +178,26 @@ class CircleGrid:
         threads: the cache is one (width, cells) tuple, read and replaced in one step."""
         cached = getattr(self, "_flat_cache", None)
         if cached is None or cached[0] != width:
-            cached = (width, self.row.astype(np.int64) * width + self.col)
+            itype = np.int32 if (self.nrows + 1) * width < _INT32 else np.int64
+            cached = (width, self.row.astype(itype) * itype(width) + self.col.astype(itype))
             self._flat_cache = cached
         return cached[1]
 
     def _counts(self):
-        """Runs per edge (cached)."""
+        """Runs per edge, and the first run of each edge (cached; int32 when they fit: the
+        marking moves tens of millions of run numbers)."""
         if getattr(self, "_cnt", None) is None:
-            self._cnt = np.diff(self.ptr).astype(np.int64)
+            itype = np.int32 if self.n_runs < _INT32 else np.int64
+            self._first = self.ptr[:-1].astype(itype)
+            self._cnt = np.diff(self.ptr).astype(itype)
         return self._cnt
 
     def _runs(self, edge):
         """Run indices of the given edges' runs, edge after edge; and the count per edge."""
         c = self._counts()[edge]
-        first = self.ptr[edge] - (np.cumsum(c) - c)
-        return np.arange(int(c.sum())) + np.repeat(first, c), c
+        first = self._first[edge]
+        first -= np.cumsum(c, dtype=first.dtype) - c
+        return np.arange(int(c.sum()), dtype=first.dtype) + np.repeat(first, c), c
 
     def _mosaic(self, g, edge, full, pr, a, b, out):
         """Draw the groups of rows (g sorted, edge; ``full``: the rows reached all along; ``pr``
@@ -226,8 +233,10 @@ class CircleGrid:
             x += int(w[i])
             tall = max(tall, int(h[i]))
         # flat mosaic index of a run of group k = its cell's row * width + col + offset[k]
-        offset = (wy + pad - rmin) * width + (wx + pad - cmin)
         flat = self._flat(width)
+        if (y + tall + 1) * width >= _INT32:
+            flat = flat.astype(np.int64)
+        offset = ((wy + pad - rmin) * width + (wx + pad - cmin)).astype(flat.dtype)
         mosaic = np.zeros((y + tall, width), bool)
         flat_mosaic = mosaic.reshape(-1)
         fr = np.flatnonzero(full)

@@ -29,6 +29,7 @@ nodes (facility circles; explicit zeros are distances of 0, absent entries are u
 from __future__ import annotations
 
 import os
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import geopandas as gpd
@@ -103,6 +104,34 @@ def run_tasks(tasks, workers=None):
             for f in futures:
                 f.cancel()                  # tasks not started yet; running ones finish
             raise
+
+
+_MEMO: dict = {}
+
+
+def _memo(kind, arrays, make):
+    """``make()``, computed once while the same ``arrays`` (by identity; None allowed) are alive:
+    a study draws its categories' circles on one network, whose edge geometries are checked and
+    whose node-edge incidence is built once instead of once per call. The arrays must not be
+    changed in place meanwhile (the network's arrays never are)."""
+    key = (kind,) + tuple(id(a) for a in arrays)
+    hit = _MEMO.get(key)
+    if hit is not None and all((r is None and a is None) or (r is not None and r() is a)
+                               for r, a in zip(hit[0], arrays)):
+        return hit[1]
+    value = make()
+    try:
+        refs = tuple(None if a is None else weakref.ref(a, lambda _, k=key: _MEMO.pop(k, None))
+                     for a in arrays)
+    except TypeError:                           # not weakly referable: not kept
+        return value
+    _MEMO[key] = (refs, value)
+    return value
+
+
+def _edge_lines(u, v, node_x, node_y, edge_geometry):
+    return _memo("lines", (u, v, node_x, node_y, edge_geometry),
+                 lambda: edge_lines(u, v, node_x, node_y, edge_geometry))
 
 
 def _frame(records, geometry, crs):
@@ -196,7 +225,7 @@ def category_circles(edge_u, edge_v, edge_length, edge_geometry, node_dist_dense
     breaks = _check_breaks(breaks_m)
     buffer_m = _check_buffer(buffer_m)
     u, v, length = _as_edges(edge_u, edge_v, edge_length, d.size)
-    geoms = edge_lines(u, v, node_x, node_y, edge_geometry)
+    geoms = _edge_lines(u, v, node_x, node_y, edge_geometry)
     kind, tool = _drawer(method, geoms, buffer_m, quad_segs, faces, grid, cell_m)
     du, dv = d[u], d[v]
     e = np.flatnonzero(np.minimum(du, dv) <= breaks.max())
@@ -309,9 +338,9 @@ def facility_circles(edge_u, edge_v, edge_length, edge_geometry, node_dist_spars
     breaks = _check_breaks(breaks_m)
     buffer_m = _check_buffer(buffer_m)
     u, v, length = _as_edges(edge_u, edge_v, edge_length, n_nodes)
-    geoms = edge_lines(u, v, node_x, node_y, edge_geometry)
+    geoms = _edge_lines(u, v, node_x, node_y, edge_geometry)
     kind, tool = _drawer(method, geoms, buffer_m, quad_segs, faces, grid, cell_m)
-    inc = _incidence(u, v, n_nodes)
+    inc = _memo(("incidence", n_nodes), (u, v), lambda: _incidence(u, v, n_nodes))
     polys = np.empty((breaks.size, nf), dtype=object)
     reached = np.zeros((breaks.size, nf))
     npieces = np.zeros((breaks.size, nf), np.int64)
