@@ -396,8 +396,12 @@ def _merge_nodes(pc: _Pieces, plevel: np.ndarray, radius: float
     uniq, inv = _unique_rows(ends_all)
     lab = _clusters(uniq[:, :2], radius, uniq[:, 2])
     n_lab = int(lab.max()) + 1 if lab.size else 0
-    # each distinct position counts once (a bridge end on a street: one position, 2 levels)
-    upos = _unique_rows(np.c_[lab, uniq[:, :2]])[0]
+    # each distinct position counts once (a bridge end on a street: one position, 2 levels): the
+    # rows (label, x, y) in sorted order, as _unique_rows gives them (uniq is sorted by x, y, level)
+    o = np.argsort(lab, kind="stable")
+    upos = np.c_[lab[o], uniq[o, :2]]
+    if len(upos) > 1:
+        upos = upos[np.r_[True, (upos[1:] != upos[:-1]).any(axis=1)]]
     plab = upos[:, 0].astype(np.int64)
     npos = np.bincount(plab, minlength=n_lab)
     nx_ = np.bincount(plab, weights=upos[:, 1], minlength=n_lab) / np.maximum(npos, 1)
