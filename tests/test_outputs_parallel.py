@@ -126,7 +126,7 @@ def test_geopackage_in_two_parts_reads_as_one(sample_results, tmp_path, order):
 
 
 def test_finish_cleans_up_after_a_half_that_failed(sample_results, tmp_path):
-    first, second, finish = layer_parts(sample_results, tmp_path / "two.gpkg")
+    _, second, finish = layer_parts(sample_results, tmp_path / "two.gpkg")
     second()
     finish()                                    # the first half never ran
     assert list(tmp_path.iterdir()) == []
@@ -161,3 +161,22 @@ def test_outputs_side_by_side_same_files_as_one_by_one(sample_results, sample_ou
         pd.testing.assert_frame_equal(pyogrio.read_dataframe(tmp_path / "layers.gpkg", layer=n, fid_as_index=True),
                                       pyogrio.read_dataframe(sample_out / "layers.gpkg", layer=n, fid_as_index=True),
                                       check_exact=True)
+
+
+@two_cores
+def test_an_error_here_stops_the_workers(tmp_path):
+    """A task failing in this process is raised at once; the worker is stopped, not left to run
+    the remaining tasks."""
+    import time
+    me = os.getpid()
+
+    def task(i):
+        if os.getpid() == me and i > 0:
+            raise ValueError("here")
+        if os.getpid() != me:
+            (tmp_path / f"ran-{i}").touch()
+            time.sleep(0.5)
+        return i
+    with pytest.raises(ValueError, match="here"):
+        run_tasks([(f"t{i}", lambda i=i: task(i)) for i in range(12)], workers=2)
+    assert len(list(tmp_path.glob("ran-*"))) < 11, "the worker ran every task"

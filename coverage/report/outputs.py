@@ -1,6 +1,13 @@
-"""Writing a Results object: CSV (UTF-8 with BOM), Markdown, GeoPackage, the Folium map.
-Outputs never recompute analysis. Tables are sorted and rounded so the same inputs give
-byte-identical files."""
+"""Writing a Results object: CSV (UTF-8 with BOM), Markdown, GeoPackage, the Folium map, the
+figures and the report. Outputs never recompute analysis. Tables are sorted and rounded so the
+same inputs give byte-identical files.
+
+The outputs do not depend on each other, so :func:`write_outputs` writes them side by side, one
+process per core (:mod:`.parallel`; a county's ~20 CPU-seconds of writing take about half that on
+two cores): the GeoPackage in two halves (:mod:`.layers`), the map, the tables, the CSVs and each
+figure are tasks, longest first; the report, which embeds the figures, and the manifest come last.
+Where processes cannot be forked (Windows, macOS, inside a Dask or multiprocessing worker) or with
+``workers=1`` they are written one after the other; the files are the same either way."""
 
 from __future__ import annotations
 

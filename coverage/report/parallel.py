@@ -43,12 +43,13 @@ def _claim(counter, lock) -> int:
 
 def _work(tasks, counter, lock, conn):
     """A worker's loop: claim a task, run it, send ``(index, True, result)``, or ``(index, False,
-    None)`` when it failed (the parent then runs it again and raises its error)."""
+    None)`` when it failed (the parent then runs it again and raises its error). Ctrl+C or an exit
+    ends the loop."""
     try:
         while (i := _claim(counter, lock)) < len(tasks):
             try:
                 out = (i, True, tasks[i][1]())
-            except BaseException:   # noqa: BLE001 (run again, and raised, by the parent)
+            except Exception:   # noqa: BLE001 (run again, and raised, by the parent)
                 out = (i, False, None)
             conn.send(out)
     finally:
@@ -58,7 +59,8 @@ def _work(tasks, counter, lock, conn):
 
 def run_tasks(tasks, workers: int | None = None) -> dict:
     """Run ``tasks`` ([(name, zero-argument callable)], longest first) and return {name: result}
-    in the tasks' order.
+    in the tasks' order. An error in a task run here (or Ctrl+C) stops the workers and is raised
+    at once, as it would be one task after the other.
 
     ``workers``: processes in all, this one included (default and at most
     :func:`available_workers`)."""
@@ -85,14 +87,19 @@ def run_tasks(tasks, workers: int | None = None) -> dict:
     try:
         while (i := _claim(counter, lock)) < len(tasks):
             done[i] = tasks[i][1]()
-    finally:
+    except BaseException:
         for p, recv in procs:
-            try:
-                while (msg := recv.recv()) is not None:
-                    if msg[1]:
-                        done[msg[0]] = msg[2]
-            except (EOFError, OSError):
-                pass                       # the worker died: what it did not send is run here
-            recv.close()
+            p.terminate()
             p.join()
+            recv.close()
+        raise
+    for p, recv in procs:
+        try:
+            while (msg := recv.recv()) is not None:
+                if msg[1]:
+                    done[msg[0]] = msg[2]
+        except (EOFError, OSError):
+            pass                       # the worker died: what it did not send is run here
+        recv.close()
+        p.join()
     return {name: done[i] if i in done else fn() for i, (name, fn) in enumerate(tasks)}
