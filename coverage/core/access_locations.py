@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
-from scipy.spatial import cKDTree
 
 from .costs import _part
 
@@ -81,6 +80,7 @@ def _nearest_edges(geoms, pts, x, y, max_d: float, k: int = 8):
     pd_ = a[seg] + ((j + 1) / m[seg])[:, None] * d[seg] - p0
     piece_edge = gi[s][seg]
     half = float(np.hypot(pd_[:, 0], pd_[:, 1]).max()) / 2
+    from scipy.spatial import cKDTree           # imported on first use: start-up stays light
     tree = cKDTree(p0 + pd_ / 2)
     margin = 1e-6
 
