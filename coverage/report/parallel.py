@@ -3,13 +3,17 @@ worker processes, one per spare core (matplotlib, pyogrio's row loop and pandas'
 Python's GIL, so threads would take turns on one core).
 
 A forked worker starts with this process's memory (the study's results are not copied or pickled)
-and sends back only each task's small result (paths). Workers claim the next task from a shared
-counter, so the longest tasks, listed first, start first. A task a worker did not finish (it
-failed, or the worker died) is run again here, which also raises its error with its own traceback.
+and sends back only each task's small result (paths). The workers claim tasks from the front of
+the list and this process from its back, under one lock, until they meet: what a caller puts
+first (longest first) runs in the workers, what it puts last (longest last) runs here, and
+either side helps with the other's when its own are done. A task a worker did not finish (it
+failed, or the worker died) is run again here, which also raises its error with its own
+traceback.
 
 Workers are forked only on Linux, from the main thread of a process that is not itself a worker
 (a Dask or multiprocessing worker writes its outputs in order), with at least two cores; otherwise,
-or with ``workers=1``, the tasks run here one after the other. Either way the files are the same.
+or with ``workers=1``, the tasks run here one after the other, in the list's order. Either way the
+files are the same.
 """
 
 from __future__ import annotations
@@ -34,19 +38,24 @@ def available_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _claim(counter, lock) -> int:
+def _claim(ends, lock, front: bool) -> int | None:
+    """The next task's index from the front or the back of what is left (None: nothing is)."""
     with lock:
-        i = counter.value
-        counter.value = i + 1
-    return i
+        if ends[0] >= ends[1]:
+            return None
+        if front:
+            ends[0] += 1
+            return ends[0] - 1
+        ends[1] -= 1
+        return ends[1]
 
 
-def _work(tasks, counter, lock, conn):
+def _work(tasks, ends, lock, conn):
     """A worker's loop: claim a task, run it, send ``(index, True, result)``, or ``(index, False,
     None)`` when it failed (the parent then runs it again and raises its error). Ctrl+C or an exit
     ends the loop."""
     try:
-        while (i := _claim(counter, lock)) < len(tasks):
+        while (i := _claim(ends, lock, True)) is not None:
             try:
                 out = (i, True, tasks[i][1]())
             except Exception:   # noqa: BLE001 (run again, and raised, by the parent)
@@ -58,8 +67,8 @@ def _work(tasks, counter, lock, conn):
 
 
 def run_tasks(tasks, workers: int | None = None) -> dict:
-    """Run ``tasks`` ([(name, zero-argument callable)], longest first) and return {name: result}
-    in the tasks' order. An error in a task run here (or Ctrl+C) stops the workers and is raised
+    """Run ``tasks`` ([(name, zero-argument callable)]: the workers' share first, longest first,
+    this process's last, longest last) and return {name: result} in the tasks' order. An error in a task run here (or Ctrl+C) stops the workers and is raised
     at once, as it would be one task after the other.
 
     ``workers``: processes in all, this one included (default and at most
@@ -69,13 +78,13 @@ def run_tasks(tasks, workers: int | None = None) -> dict:
     if n <= 1:
         return {name: fn() for name, fn in tasks}
     ctx = multiprocessing.get_context("fork")
-    counter, lock = ctx.RawValue("i", 0), ctx.Lock()
+    ends, lock = ctx.RawArray("l", [0, len(tasks)]), ctx.Lock()
     procs = []
     sys.stdout.flush()
     sys.stderr.flush()
     for _ in range(n - 1):
         recv, send = ctx.Pipe(duplex=False)
-        p = ctx.Process(target=_work, args=(tasks, counter, lock, send), daemon=True)
+        p = ctx.Process(target=_work, args=(tasks, ends, lock, send), daemon=True)
         with warnings.catch_warnings():
             # Python >= 3.12 warns when forking with other threads alive: here those are idle
             # (tqdm's monitor, the BLAS pool) and a worker never uses them
@@ -85,7 +94,7 @@ def run_tasks(tasks, workers: int | None = None) -> dict:
         procs.append((p, recv))
     done = {}
     try:
-        while (i := _claim(counter, lock)) < len(tasks):
+        while (i := _claim(ends, lock, False)) is not None:
             done[i] = tasks[i][1]()
     except BaseException:
         for p, recv in procs:

@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 
 from ...labels import CATEGORY_LABELS_EN, CATEGORY_LABELS_ZH  # noqa: E402
+from ..figure_jobs import FigureSet  # noqa: E402,F401 (its home: matplotlib-free)
 
 DPI = 200
 #: Fill and hatch of the 5 coverage classes [0,20), [20,40), [40,60), [60,80), [80,100] %:
@@ -65,17 +66,6 @@ _TEXT = {
         "gaps_capped": "numbers and hatching: the {n} largest gaps (of {m})",
     },
 }
-
-
-class FigureSet(dict):
-    """``dict[str, Path]`` of the figures written, plus ``lang`` (the language actually used),
-    ``font`` (the CJK font used or None) and ``notes`` (e.g. the English fallback)."""
-
-    def __init__(self, *a, lang="zh", font=None, notes=(), **k):
-        super().__init__(*a, **k)
-        self.lang = lang
-        self.font = font
-        self.notes = list(notes)
 
 
 #: File names of CJK fonts, for a matplotlib font cache built before the font was installed.
