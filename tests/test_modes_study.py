@@ -352,23 +352,53 @@ def test_road_layer_classes_through_the_class_map(tmp_path):
 
 def test_a_faster_mode_never_lowers_coverage(tmp_path):
     """Walk <= cycle <= e-bike <= motorbike at every threshold, with a DEM (the riders are not
-    slowed by the slope; where they walk, they walk on it)."""
+    slowed by the slope; where they walk, they walk on it). One study of three parallel roads of
+    road_study's layout, 300 m apart and not joined, one per road class (residential, footway, track),
+    each with its own facility, communities and townships: every community is one road's, so its
+    rows are that road class's figures (and the area's rows, sums of them, follow)."""
     rng = np.random.default_rng(7)
     z = 100 + np.cumsum(rng.normal(0, 2, (80, 180)), axis=1)
     dem = write_raster(tmp_path / "rough.tif", z, X0 - 800, Y0 + 800, 20.0)
+    classes = ("residential", "footway", "track")
+    ys = Y0 + np.array([300.0, 0.0, -300.0])                   # one road per class
+    xs = X0 + np.arange(0, 2001, 500.0)
+    net = from_edge_arrays(np.arange(15), np.tile(xs, 3), np.repeat(ys, 5), [5 * r + i for r in range(3) for i in range(4)],
+                           [5 * r + i + 1 for r in range(3) for i in range(4)], crs=CRS,
+                           road_class=[c for c in classes for _ in range(4)])
+    rows = [(f"{k}_{c}", f"{t}_{c}", typ, hh, box(X0 + a, y - 50, X0 + b, y + 50))
+            for c, y in zip(classes, ys)
+            for k, t, typ, hh, a, b in (("A", "T1", "rural", 20, 0, 500), ("B", "T2", "rural", 20, 500, 1000),
+                                        ("C", "T2", "urban", 40, 1000, 2000))]
+    comm = gpd.GeoDataFrame({"code": [r[0] for r in rows], "township": [r[1] for r in rows],
+                             "type": [r[2] for r in rows], "households": [r[3] for r in rows]},
+                            geometry=[r[4] for r in rows], crs=CRS)
+    fac = gpd.GeoDataFrame({"id": ["F1", "F2", "F3"], "category": ["comprehensive"] * 3, "name": ["党群服务中心"] * 3},
+                           geometry=gpd.points_from_xy([X0] * 3, ys), crs=CRS)
+    cells = np.full((7, 20), -9999.0)                          # 100 m rows centred on y = Y0 + 300 ... Y0 - 300
+    cells[[0, 3, 6]] = 10.0                                    # 20 cells x 10 people on each road, nodata between
+    pop = write_raster(tmp_path / "pop.tif", cells, X0, Y0 + 350, 100.0, dtype="float32")
     modes = ["walk", "cycle", "ebike", "motorbike"]
     circles = [{"category": "comprehensive", "minutes": m, "mode": md} for m in (1, 2, 3, 5, 8) for md in modes]
-    for road_class in ("residential", "footway", "track"):
-        tc = road_study(tmp_path, dem=dem, circles=circles, road_class=road_class).coverage().travel_circles
-        for lvl in ("area", "community"):
-            sub = tc[tc.level == lvl]
-            for (m, unit), g in sub.groupby([sub.threshold_min, sub.unit]):
-                r = g.set_index("mode").coverage_rate.reindex(modes).fillna(-1).to_numpy()
-                assert np.all(np.diff(r) >= -1e-12), (road_class, m, unit, r)
-                assert np.all(g.coverage_rate.fillna(-1) >= g.coverage_rate_walk.fillna(-1) - 1e-12)
-        if road_class == "footway":                          # everyone pushes: the walk's figures
-            a = tc[tc.level == "area"]
-            assert a.groupby("threshold_min").coverage_rate.nunique().max() == 1
+    st = lc.Study(communities=comm, facilities=fac, population=pop, network=net,
+                  config={"communities": {"fields": {"id": "code", "township": "township", "type": "type",
+                                                     "households": "households"}},
+                          "network": {"dem": str(dem)},
+                          "analysis": {"categories": ["comprehensive"], "travel_circles": circles},
+                          "siting": {"enabled": False}})
+    assert len(st.demand) == 60 and st.demand.population.sum() == pytest.approx(600)
+    tc = st.coverage().travel_circles
+    seen = set()
+    for lvl in ("area", "community"):
+        sub = tc[tc.level == lvl]
+        for (m, unit), g in sub.groupby([sub.threshold_min, sub.unit]):
+            seen.add(unit)
+            r = g.set_index("mode").coverage_rate.reindex(modes).fillna(-1).to_numpy()
+            assert np.all(np.diff(r) >= -1e-12), (m, unit, r)
+            assert np.all(g.coverage_rate.fillna(-1) >= g.coverage_rate_walk.fillna(-1) - 1e-12)
+    assert seen == {"study area", *comm.code}
+    # on a footway everyone pushes: every mode has the walk's figures
+    foot = tc[tc.unit.isin(comm.code[comm.code.str.endswith("_footway")])]
+    assert len(foot) == 3 * 20 and foot.groupby(["threshold_min", "unit"]).coverage_rate.nunique().max() == 1
 
 
 # ----------------------------------------------------------------------------- the sample
