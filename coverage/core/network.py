@@ -36,11 +36,12 @@ def directed_csr_min(u, v, w_uv, w_vu, n: int) -> sp.csr_array:
     if not np.isfinite(ww).all():
         keep &= np.isfinite(ww)
     a, b, ww = a[keep], b[keep], ww[keep]
-    order = np.lexsort((ww, a * np.int64(max(n, 1)) + b))       # by (a, b, ww): a*n + b orders as (a, b)
-    a, b, ww = a[order], b[order], ww[order]
-    first = np.ones(len(a), dtype=bool)
-    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-    a, b, ww = a[first], b[first], ww[first]
+    key = a * np.int64(max(n, 1)) + b                           # orders as (a, b)
+    order = np.argsort(key, kind="stable")
+    key, ww = key[order], ww[order]
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
+    ww = np.minimum.reduceat(ww, first) if len(key) else ww    # the cheapest of each (a, b)
+    a, b = a[order[first]], b[order[first]]
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(a, minlength=n), out=indptr[1:])
     return sp.csr_array((ww, b.astype(np.int32), indptr.astype(np.int32)), shape=(n, n))
