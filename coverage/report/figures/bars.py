@@ -45,11 +45,10 @@ def township_figure(res, st: _Style):
     with plt.rc_context(st.rc()):
         ncols = 2 if n > 1 else 1
         nrows = math.ceil(n / ncols)
-        fig, axes = plt.subplots(nrows, ncols, figsize=(6.0 * ncols, h * nrows + 0.8), squeeze=False)
-        axes = axes.ravel()
+        fig = plt.figure(figsize=(6.0 * ncols, h * nrows + 0.8))
+        grid = fig.add_gridspec(nrows, ncols)
+        axes = [fig.add_subplot(grid[i // ncols, i % ncols]) for i in range(n)]     # only the panels drawn
         names = [st.safe(u, f"T{i + 1}") for i, u in enumerate(units)]
-        for ax in axes[n:]:
-            ax.set_visible(False)
         for ax, cat in zip(axes, cats):
             m = float(res.thresholds[cat].metres)
             r = tw[(tw.category == cat) & np.isclose(pd.to_numeric(tw.threshold_m).to_numpy(float), m,
@@ -71,16 +70,14 @@ def township_figure(res, st: _Style):
             # township names as text beside the first panel of a row, no y ticks (a panel's 20+
             # Tick objects, labels hidden or not, cost more than drawing its bars)
             ax.set_yticks([])
-            if ax is axes[(list(axes).index(ax) // ncols) * ncols]:
+            if axes.index(ax) % ncols == 0:
                 pad = transforms.ScaledTranslation(-3.5 / 72, 0, fig.dpi_scale_trans)
                 for yi, name in zip(y, names):
                     ax.text(0, yi, name, transform=ax.get_yaxis_transform() + pad, ha="right", va="center",
                             fontsize=7, in_layout=False)
             ax.set_xlim(0, 118)
             ax.set_ylim(-0.6, len(units) + 0.3)
-            ax.set_xticks([0, 20, 40, 60, 80, 100])
-            ax.tick_params(axis="x", labelsize=7)
-            ax.set_xlabel(st.t["rate_axis"], fontsize=7)
+            _x_axis(ax, st.t["rate_axis"])
             # y given: matplotlib then skips measuring every tick label to place the title (it goes
             # where it would anyway: nothing is above the axes)
             ax.set_title(st.t["panel"].format(cat=st.cat(cat), thr=st.thr(res, cat)), fontsize=9, y=1.0)
@@ -92,6 +89,26 @@ def township_figure(res, st: _Style):
         fig.suptitle(f"{_title(res, st)}\n{st.t['bars_title']}", fontsize=11)
         _layout(fig, names, ncols, nrows, h)
     return fig
+
+
+#: the rate axis' ticks (percent)
+X_TICKS = (0, 20, 40, 60, 80, 100)
+
+
+def _x_axis(ax, label):
+    """The rate axis drawn as matplotlib draws its ticks (3.5 pt marks below the axes, 7 pt labels
+    3.5 pt below them, the axis label 4 pt lower), as one line of tick marks and texts: a panel's
+    Tick objects (five artists each) cost more to make than its bars."""
+    from matplotlib.lines import TICKDOWN
+    ax.set_xticks([])
+    base = ax.get_xaxis_transform()
+    ax.plot(X_TICKS, [0] * len(X_TICKS), transform=base, linestyle="none", marker=TICKDOWN, markersize=3.5,
+            markeredgewidth=0.8, color="black", clip_on=False)
+    below = transforms.ScaledTranslation(0, -7 / 72, ax.figure.dpi_scale_trans)
+    for x in X_TICKS:
+        ax.text(x, 0, f"{x}", transform=base + below, ha="center", va="top", fontsize=7, in_layout=False)
+    lower = transforms.ScaledTranslation(0, -(7 + 7 * 1.2 + 4) / 72, ax.figure.dpi_scale_trans)
+    ax.text(0.5, 0, label, transform=ax.transAxes + lower, ha="center", va="top", fontsize=7, in_layout=False)
 
 
 def _bars(ax, y, widths, facecolor, hatch=None, height=0.7):
