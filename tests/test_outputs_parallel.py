@@ -132,6 +132,20 @@ def test_finish_cleans_up_after_a_half_that_failed(sample_results, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_what_a_killed_run_left_does_not_join_early(sample_results, tmp_path):
+    """A marker left by a killed run would tell the first half to end that it is the last."""
+    first, second, _ = layer_parts(sample_results, tmp_path / "two.gpkg")
+    first()
+    second()
+    (tmp_path / ".two.part.done").touch()       # killed before finish()
+    first, second, finish = layer_parts(sample_results, tmp_path / "two.gpkg")
+    first()
+    assert _layers(tmp_path / "two.gpkg") == ["communities", "facilities", "demand_points"]
+    second()
+    finish()
+    assert _layers(tmp_path / "two.gpkg") == [n for n, _ in layer_frames(sample_results)]
+
+
 def test_append_layers_refuses_a_layer_already_there(sample_results, tmp_path):
     path = write_layers(sample_results, tmp_path / "a.gpkg")
     with pytest.raises(sqlite3.OperationalError):

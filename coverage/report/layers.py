@@ -87,6 +87,8 @@ def layer_parts(res, path: Path):
     path = Path(path)
     part = path.with_name(f".{path.stem}.part2.gpkg")
     mark = path.with_name(f".{path.stem}.part.done")
+    for left in (part, mark):             # left by a run that was killed
+        left.unlink(missing_ok=True)
     layers = layer_frames(res)
     k = [n for n, _ in layers].index(SPLIT_AFTER) + 1
     head, tail = layers[:k], layers[k:]
