@@ -2,15 +2,17 @@
 
 ``make test`` runs the suite on pytest-xdist workers (``-n auto --dist loadfile``): each test
 module runs whole on one worker, so a module fixture (a browser, a province, a generated county)
-is built once. A worker is a process of its own, so each one that needs the sample runs it
-(``sample_results``, a few seconds); the written sample (``sample_out``, the slower part) is
-written once per run, by the first worker that asks, into the run's shared temporary folder
-(under a file lock), and read by the others. Without xdist everything stays in the process."""
+is built once. A worker is a process of its own, so each one that needs the sample's results runs
+the sample (``sample_results``, a few seconds). The sample's output folder (``sample_out``) is
+written once per run by the command line in a process of its own, started by the first worker
+that asks, into the run's shared temporary folder (under a file lock), and read by the others.
+Without xdist everything stays in the process (the command line's run aside)."""
 
 from __future__ import annotations
 
 import os
-import warnings
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,24 +28,42 @@ def sample_results():
     return Study.from_yaml(SAMPLE_YAML).run()
 
 
-def _write(results, out: Path) -> Path:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        results.write(out)
-    return out
+def _run_cli(folder: Path) -> None:
+    """``python -m coverage run --config <sample> --out folder/out --quiet --timings``, its console
+    output kept beside (folder/stdout.txt, folder/stderr.txt, folder/returncode.txt)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    p = subprocess.run([sys.executable, "-m", "coverage", "run", "--config", str(SAMPLE_YAML),
+                        "--out", str(folder / "out"), "--quiet", "--timings"],
+                       capture_output=True, text=True, cwd=ROOT)
+    (folder / "stdout.txt").write_text(p.stdout, encoding="utf-8")
+    (folder / "stderr.txt").write_text(p.stderr, encoding="utf-8")
+    (folder / "returncode.txt").write_text(str(p.returncode), encoding="utf-8")
 
 
 @pytest.fixture(scope="session")
-def sample_out(sample_results, tmp_path_factory):
-    """The sample's output folder, written from :func:`sample_results` (what the CLI writes).
-    Read-only: the tests of every worker share it."""
+def sample_cli(tmp_path_factory) -> dict:
+    """The sample run by the command line in a process of its own (what a planner runs):
+    {"out": its output folder, "stdout", "stderr", "returncode"}. Read-only: the tests of every
+    worker share it."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
-        return _write(sample_results, tmp_path_factory.mktemp("sample_out"))
-    from filelock import FileLock
-    shared = tmp_path_factory.getbasetemp().parent      # this run's folder, common to its workers
-    out, done = shared / "sample_out", shared / "sample_out.done"
-    with FileLock(str(shared / "sample_out.lock")):
-        if not done.is_file():
-            _write(sample_results, out)
-            done.touch()
-    return out
+        folder = tmp_path_factory.mktemp("sample_cli")
+        _run_cli(folder)
+    else:
+        from filelock import FileLock
+        shared = tmp_path_factory.getbasetemp().parent      # this run's folder, common to its workers
+        folder, done = shared / "sample_cli", shared / "sample_cli.done"
+        with FileLock(str(shared / "sample_cli.lock")):
+            if not done.is_file():
+                _run_cli(folder)
+                done.touch()
+    return {"out": folder / "out", "stdout": (folder / "stdout.txt").read_text(encoding="utf-8"),
+            "stderr": (folder / "stderr.txt").read_text(encoding="utf-8"),
+            "returncode": int((folder / "returncode.txt").read_text(encoding="utf-8"))}
+
+
+@pytest.fixture(scope="session")
+def sample_out(sample_cli) -> Path:
+    """The sample's output folder, as the command line writes it (every file of Results.write,
+    plus run.json and run.log). Read-only: the tests of every worker share it."""
+    assert sample_cli["returncode"] == 0, sample_cli["stderr"][-3000:]
+    return sample_cli["out"]

@@ -14,16 +14,18 @@ SAMPLE = ROOT / "data" / "sample" / "study.yaml"
 
 
 @pytest.fixture(scope="module")
-def two_runs(sample_out, tmp_path_factory):
-    """The session's in-process run and a second run of the command line in another process: the
-    same inputs must give byte-identical tables across processes, not only within one."""
-    out = tmp_path_factory.mktemp("run_subprocess")
-    p = subprocess.run([sys.executable, "-m", "coverage", "run", "--config", str(SAMPLE), "--out", str(out),
-                        "--quiet", "--timings"], capture_output=True, text=True, cwd=ROOT)
-    assert p.returncode == 0, p.stderr[-2000:]
-    assert "Traceback" not in p.stderr
-    assert "Step timings" in p.stdout
-    return [sample_out, out]
+def two_runs(sample_cli, sample_results, tmp_path_factory):
+    """The command line's run in a process of its own (the session's sample_out, tests/conftest.py)
+    and the lead tables written from the session's in-process run by the function Results.write
+    writes them with: the same inputs must give byte-identical tables across processes, not only
+    within one."""
+    from coverage.report.outputs import _write_csvs
+    assert sample_cli["returncode"] == 0, sample_cli["stderr"][-2000:]
+    assert "Traceback" not in sample_cli["stderr"]
+    assert "Step timings" in sample_cli["stdout"]
+    out = tmp_path_factory.mktemp("in_process")
+    _write_csvs(sample_results, out)
+    return [sample_cli["out"], out]
 
 
 TABLES = ["coverage_by_community.csv", "coverage_summary.csv", "excluded.csv", "indicators.csv",
@@ -82,7 +84,7 @@ def test_layers_and_map(two_runs):
     names = {n for n, _ in pyogrio.list_layers(out / "layers.gpkg")}
     assert {"communities", "facilities", "demand_points", "life_circles", "facility_circles", "gaps",
             "suggested_sites"} <= names
-    run_json = (two_runs[1] / "run.json").read_text(encoding="utf-8")
+    run_json = (two_runs[0] / "run.json").read_text(encoding="utf-8")
     assert '"bounded multi-source shortest paths per category"' in run_json and '"peak_rss_mb"' in run_json
     html = (out / "map.html").read_text(encoding="utf-8")
     # Leaflet is inlined so the map draws offline (no CDN link for it)
