@@ -153,7 +153,8 @@ def indicator_table(indicators: pd.DataFrame | None, lang: str) -> pd.DataFrame:
         if c not in ind.columns:
             ind[c] = ind["status"] if c == "status_zh" else ind["note"] if c == "note_zh" else None
     out = ind.copy()
-    recs = ind.to_dict("records")
+    # only the columns the labels read (all 22 made 50k Python values on a county)
+    recs = ind[["level", "unit_id", "unit_name", "kind", "measure", "gap_unit", "applies_to"]].to_dict("records")
     out["unit_name"] = [unit_name(r, lang) for r in recs]
     out["unit_id"] = [None if r["level"] == "area" else r["unit_id"] for r in recs]   # "all" is no name
     out["measure"] = [measure_label(r["kind"], r["measure"], lang) for r in recs]
