@@ -204,7 +204,7 @@ class _Targets:
         return out
 
 
-def reach_matrix(ag: AccessGraph, source_nodes, target_nodes, cutoff: float, *, chunk: int = 32,
+def reach_matrix(ag: AccessGraph, source_nodes, target_nodes, cutoff: float, *, chunk: int | None = None,
                  road_nodes_too: bool = False):
     """Sparse (n_sources × n_targets) matrix of walking distances ≤ cutoff between locations.
 
@@ -216,7 +216,10 @@ def reach_matrix(ag: AccessGraph, source_nodes, target_nodes, cutoff: float, *, 
     chunk searches the junctions within :meth:`AccessGraph.reach_radius` (straight line) of its
     sources' road nodes, which hold every walk of at most ``cutoff`` metres from them, so memory
     and work stay at chunk × that subgraph. With ``road_nodes_too`` also returns the (n_sources ×
-    n_road) matrix of reached road nodes (for drawing)."""
+    n_road) matrix of reached road nodes (for drawing). ``chunk`` defaults to 32, and to 16 with
+    ``road_nodes_too`` (every road node is a target: a chunk's dense rows cost more per source)."""
+    if chunk is None:
+        chunk = 16 if road_nodes_too else 32
     source_nodes = np.asarray(source_nodes, dtype=np.int64)
     n, n_src = ag.n_road, len(source_nodes)
     sets = [_Targets(ag, target_nodes, cutoff)]
