@@ -247,21 +247,44 @@ def polygons(r: Rings, transform=None, group_of_ring=None, n_groups=1):
     if r.n_rings == 0:
         return out
     xy = r.xy if transform is None else transform(r.xy, r.ring)
-    ring_geoms = shapely.linearrings(xy, indices=r.ring)
     shells = np.flatnonzero(r.shell)
     poly_of_shell = np.full(r.n_rings, -1, np.int64)
     poly_of_shell[shells] = np.arange(shells.size)
-    poly = poly_of_shell[r.owner]
-    order = np.lexsort((~r.shell, poly))
-    polys = shapely.polygons(ring_geoms[order], indices=poly[order])
+    poly = poly_of_shell[r.owner]                       # the polygon of each ring
     group = np.zeros(shells.size, np.int64) if group_of_ring is None else np.asarray(group_of_ring)[shells]
-    g_order = np.argsort(group, kind="stable")
+    # rings in the order they are written: by group, polygon, outline first, then holes
+    order = np.lexsort((~r.shell, poly, group[poly]))
+    n_pts = np.bincount(r.ring, minlength=r.n_rings)
+    first = np.cumsum(n_pts) - n_pts
     present, counts = np.unique(group, return_counts=True)
-    multi = shapely.multipolygons(polys[g_order], indices=np.repeat(np.arange(present.size), counts))
-    single = counts == 1
-    multi[single] = shapely.get_geometry(multi[single], 0)
-    out[present] = multi
+    multi = np.isin(group, present[counts > 1])         # per polygon: in a group of several
+    out[present] = _ragged(xy, first, n_pts, order, poly, multi, counts)
     return out
+
+
+def _ragged(xy, first, n_pts, order, poly, multi, counts):
+    """The groups' geometries, built by shapely from coordinate arrays in one call per kind
+    (Polygon for a group of one polygon, MultiPolygon for several): rings ``order``ed, each
+    closed on its first point; ``poly`` the polygon of each ring, ``multi`` per polygon."""
+    res = np.empty(counts.size, dtype=object)
+    single = counts == 1
+    for kind, want in ((shapely.GeometryType.POLYGON, False), (shapely.GeometryType.MULTIPOLYGON, True)):
+        rings = order[multi[poly[order]] == want]
+        if rings.size == 0:
+            continue
+        lens = n_pts[rings] + 1                          # each ring closed on its first point
+        at = np.repeat(first[rings] - (np.cumsum(lens) - lens), lens) + np.arange(int(lens.sum()))
+        at[np.cumsum(lens) - 1] = first[rings]
+        ring_off = np.concatenate([[0], np.cumsum(lens)])
+        p = poly[rings]
+        new_poly = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])
+        poly_off = np.append(new_poly, rings.size)
+        offsets = (ring_off, poly_off)
+        if want:
+            per = counts[~single]                        # polygons per group, in group order
+            offsets += (np.concatenate([[0], np.cumsum(per)]),)
+        res[single != want] = shapely.from_ragged_array(kind, xy[at], offsets)
+    return res
 
 
 def outline(mask, x0=0.0, y0=0.0, cell=1.0, r0=0, c0=0):
