@@ -145,6 +145,30 @@ def test_hole_owner_is_the_smallest_outline_around_it():
     assert n_holes > 200
 
 
+def test_polygons_as_linear_rings_then_polygons_would_build_them():
+    """trace.polygons builds the groups' geometries from coordinate arrays; the same WKB as
+    building each ring, each polygon (outline first, then its holes) and each group's
+    MultiPolygon (a single Polygon for a group of one) with shapely one by one."""
+    from coverage.core.trace import polygons
+
+    rng = np.random.default_rng(4)
+    for _ in range(60):
+        a = rng.random((int(rng.integers(3, 40)), int(rng.integers(3, 60)))) < rng.uniform(0.3, 0.8)
+        r = rings(a)[0]
+        n_groups = int(rng.integers(1, 5))
+        group = rng.integers(0, n_groups, r.n_rings)[r.owner]          # holes go with their outline
+        got = polygons(r, lambda xy, ring: xy * 8.5 + 100.0, group, n_groups + 1)
+        xy = r.xy * 8.5 + 100.0
+        want = []
+        for g in range(n_groups + 1):
+            polys = [shapely.Polygon(xy[r.ring == s], [xy[r.ring == h] for h in np.flatnonzero(~r.shell)
+                                                       if r.owner[h] == s])
+                     for s in np.flatnonzero(r.shell & (group == g))]
+            want.append(shapely.Polygon() if not polys else polys[0] if len(polys) == 1
+                        else shapely.MultiPolygon(polys))
+        assert [shapely.to_wkb(x) for x in got] == [shapely.to_wkb(x) for x in want]
+
+
 def test_cycles_of_a_permutation():
     rng = np.random.default_rng(5)
     for n in (1, 2, 7, 300):
