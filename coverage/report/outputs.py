@@ -71,15 +71,17 @@ def _write(res, out: Path, map_path, category_maps, workers) -> dict:
     lang, basemap = res.config.output.lang, res.config.output.basemap
     map_file = Path(map_path) if map_path else out / "map.html"
 
-    def maps():
+    shown = {}          # the maps' simplified layers, made once in each process that draws a map
+
+    def draw_map(results, path):
         from .webmap import make_map, prepare
-        shown = prepare(res)
-        made = {"map": make_map(res, map_file, lang=lang, basemap=basemap, data=shown)}
-        if category_maps:  # on request: one map per category, for a meeting on a single topic
-            for cat in res.categories:
-                made[f"map_{cat}"] = make_map(res.only([cat]), out / f"map_{cat}.html", lang=lang,
-                                              basemap=basemap, data=shown)
-        return made
+        if "data" not in shown:
+            shown["data"] = prepare(res)
+        return make_map(results, path, lang=lang, basemap=basemap, data=shown["data"])
+    maps = [("map", lambda: draw_map(res, map_file))]
+    if category_maps:  # on request: one map per category, for a meeting on a single topic
+        maps += [(f"map_{cat}", lambda cat=cat: draw_map(res.only([cat]), out / f"map_{cat}.html"))
+                 for cat in res.categories]
 
     def tables():
         from .tables import write_tables
@@ -100,7 +102,8 @@ def _write(res, out: Path, map_path, category_maps, workers) -> dict:
     big = sorted([(f"figure_{k}", fn) for k, fn in figures if not k.startswith("coverage_")],
                  key=lambda t: order.get(t[0][len("figure_"):], 2))
     small = [(f"figure_{k}", fn) for k, fn in figures if k.startswith("coverage_")]
-    rest = [("csv", lambda: _write_csvs(res, out))] + layers[1:] + [("tables", tables), ("maps", maps)] + layers[:1]
+    rest = ([("csv", lambda: _write_csvs(res, out))] + layers[1:] + [("tables", tables)] + maps[1:] + maps[:1]
+            + layers[:1])
     try:
         done = run_tasks(big + small + rest, workers=n)
     finally:
@@ -108,7 +111,7 @@ def _write(res, out: Path, map_path, category_maps, workers) -> dict:
             finish()
     files = dict(done["csv"])
     files["layers"] = out / LAYERS_FILE
-    files.update(done["maps"])
+    files.update({k: done[k] for k, _ in maps})
     files.update(done["tables"])
     figs = figure_set({k: done[f"figure_{k}"] for k, _ in figures})
     for msg in figs.notes:
