@@ -269,7 +269,7 @@ def reach_matrix(ag: AccessGraph, source_nodes, target_nodes, cutoff: float, *, 
         y0, y1 = ny_[anc].min() - radius, ny_[anc].max() + radius
         lo, hi = np.searchsorted(xs, x0, "left"), np.searchsorted(xs, x1, "right")
         g = xo[lo:hi]
-        g = np.sort(g[(jy[g] >= y0) & (jy[g] <= y1)])
+        g = g[(jy[g] >= y0) & (jy[g] <= y1)]               # any order: numbering changes no walk
         m = len(g)
         loc[g] = np.arange(m)
         # the subgraph: rows of g, columns inside g; then one virtual row per source
