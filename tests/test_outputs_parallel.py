@@ -110,8 +110,10 @@ def test_geopackage_in_two_parts_reads_as_one(sample_results, tmp_path, order):
     runs = {"first": first, "second": second}
     for k, step in enumerate(order.split("-")):
         runs[step]()
-        if k == 1:    # both have ended: the last one has joined them
+        if k == 1:    # both have ended: the last one has joined them (or the second wrote into the file)
             assert _layers(two) == [n for n, _ in layer_frames(sample_results)]
+            if order.startswith("first"):
+                assert not (tmp_path / ".two.part2.gpkg").exists()
     finish()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one.gpkg", "two.gpkg"]
     names = [n for n, _ in layer_frames(sample_results)]
@@ -128,7 +130,7 @@ def test_geopackage_in_two_parts_reads_as_one(sample_results, tmp_path, order):
 def test_finish_cleans_up_after_a_half_that_failed(sample_results, tmp_path):
     _, second, finish = layer_parts(sample_results, tmp_path / "two.gpkg")
     second()
-    finish()                                    # the first half never ran
+    finish(complete=False)                      # the first half failed
     assert list(tmp_path.iterdir()) == []
 
 

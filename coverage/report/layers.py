@@ -48,11 +48,12 @@ def layer_frames(res) -> list:
     return layers
 
 
-def write_frames(layers, path: Path) -> Path:
-    """Write [(name, make frame)] into a new GeoPackage at ``path`` (replacing a file there)."""
+def write_frames(layers, path: Path, append=False) -> Path:
+    """Write [(name, make frame)] into a new GeoPackage at ``path`` (replacing a file there), or
+    add them to it (``append``)."""
     import pyogrio
     path = Path(path)
-    if path.exists():
+    if path.exists() and not append:
         path.unlink()
     for name, make in layers:
         pyogrio.write_dataframe(_plain_text(make()), path, layer=name, driver="GPKG", append=path.exists())
@@ -79,11 +80,12 @@ def write_layers(res, path: Path) -> Path:
 
 def layer_parts(res, path: Path):
     """The two halves of :func:`write_layers`, to run side by side: ``(first, second, finish)``.
-    ``first()`` writes the layers up to the demand points into ``path``, ``second()`` the rest into
-    a file beside it; whichever of the two ends last copies the second file's layers into ``path``
-    (a marker made with O_EXCL tells it that it is last). ``finish()``, once both have run, makes
-    sure they were copied (a half run again after the copy is copied again) and removes the
-    second file and the marker; it also cleans up after a failure."""
+    ``first()`` writes the layers up to the demand points into ``path``. ``second()`` writes the
+    rest into ``path`` itself when the first half has ended (a marker says so), else into a file
+    beside it; then whichever of the two ends last copies that file's layers into ``path`` (the
+    marker, made with O_EXCL, tells it that it is last). ``finish()``, once both have run, makes
+    sure every layer is in (a half run again after the copy is written again) and removes the
+    second file and the marker; ``finish(complete=False)`` only removes them (after a failure)."""
     path = Path(path)
     part = path.with_name(f".{path.stem}.part2.gpkg")
     mark = path.with_name(f".{path.stem}.part.done")
@@ -92,11 +94,14 @@ def layer_parts(res, path: Path):
     layers = layer_frames(res)
     k = [n for n, _ in layers].index(SPLIT_AFTER) + 1
     head, tail = layers[:k], layers[k:]
-    names = [n for n, _ in tail]
 
     def join():
-        if names:
-            append_layers(path, part, [n for n in names if n not in _tables(path)])
+        have = _tables(path)
+        missing = [(n, make) for n, make in tail if n not in have]
+        if missing and part.exists():
+            append_layers(path, part, [n for n, _ in missing])
+        elif missing:                     # the second half went into the file, which was written again
+            write_frames(missing, path, append=True)
 
     def ended():
         try:
@@ -110,13 +115,16 @@ def layer_parts(res, path: Path):
         return path
 
     def second():
-        write_frames(tail, part)
-        ended()
-        return part
+        if mark.exists():                 # the first half has ended: nobody else writes the file
+            join()
+        else:
+            write_frames(tail, part)
+            ended()
+        return path
 
-    def finish():
+    def finish(complete=True):
         try:
-            if path.exists() and part.exists():
+            if complete:
                 join()
         finally:
             part.unlink(missing_ok=True)

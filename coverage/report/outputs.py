@@ -106,9 +106,12 @@ def _write(res, out: Path, map_path, category_maps, workers) -> dict:
             + layers[:1])
     try:
         done = run_tasks(big + small + rest, workers=n)
-    finally:
+    except BaseException:
         if n > 1:
-            finish()
+            finish(complete=False)
+        raise
+    if n > 1:
+        finish()
     files = dict(done["csv"])
     files["layers"] = out / LAYERS_FILE
     files.update({k: done[k] for k, _ in maps})
