@@ -97,6 +97,12 @@ _OPPOSITE = np.array([2, 3, 0, 1], np.int8)
 # direction (one of 8, as a number) of a segment from one side's midpoint to another's
 _DIRECTION = ((np.sign(_DX[None, :] - _DX[:, None]) + 1) * 3
               + np.sign(_DY[None, :] - _DY[:, None]) + 1).astype(np.int8)
+# per segment code (a quad's case for its first segment, case + 16 for a saddle's second): its
+# start and end sides and what follows from them, so each is one lookup in a small table
+_C_FS = np.maximum(np.concatenate([_TABLE[:, 0, 0], _TABLE[:, 1, 0]]), 0).astype(np.int64)
+_C_TS = np.maximum(np.concatenate([_TABLE[:, 0, 1], _TABLE[:, 1, 1]]), 0).astype(np.int64)
+_C_DI, _C_DJ, _C_OPP = _DI[_C_TS], _DJ[_C_TS], _OPPOSITE[_C_TS]
+_C_DIR, _C_DX, _C_DY = _DIRECTION[_C_FS, _C_TS], _DX[_C_FS], _DY[_C_FS]
 
 
 def _cycles(nxt):
@@ -144,27 +150,28 @@ def _region_rings(quads, t, ncols, locate=None):
     if ii.size == 0:
         return _NO_RINGS
     # segments: one per boundary quad (in quad order), then the second one of each saddle
-    saddle = np.flatnonzero(_TABLE[case, 1, 0] >= 0)
-    q = np.concatenate([np.arange(ii.size), saddle])
-    fs = np.concatenate([_TABLE[case, 0, 0], _TABLE[case[saddle], 1, 0]]).astype(np.int64)
-    ts = np.concatenate([_TABLE[case, 0, 1], _TABLE[case[saddle], 1, 1]]).astype(np.int64)
+    nq = ii.size
+    saddle = np.flatnonzero((case == 5) | (case == 10))
+    code = np.concatenate([case, case[saddle] + np.uint8(16)])
+    q = np.concatenate([np.arange(nq), saddle])
     # successor: the segment of the quad across the end side that starts on the opposite side
     # the quad across an east (west) side is the next (previous) one: quads come row by row and
     # it holds the outline's next segment; across a north or south side it is searched for
-    nb = q + _DJ[ts]
+    nb = q + _C_DJ[code]
+    di = _C_DI[code]
     key = ii * ncols + jj                       # sorted
-    for di in (1, -1):                          # each side's searches come sorted: fast
-        v = np.flatnonzero(_DI[ts] == di)
+    for d in (1, -1):                           # each side's searches come sorted: fast
+        v = np.flatnonzero(di == d)
         if locate is None:
-            nb[v] = np.searchsorted(key, key[q[v]] + di * ncols)
+            nb[v] = np.searchsorted(key, key[q[v]] + d * ncols)
         else:                                   # a packed grid counts the quads before it
-            nb[v] = locate(ii[q[v]] + di, jj[q[v]])
-    second = np.full(ii.size, -1, np.int64)
-    second[saddle] = ii.size + np.arange(saddle.size)
-    first_from = _TABLE[case[nb], 0, 0]
-    seq, ring = _cycles(np.where(first_from == _OPPOSITE[ts], nb, second[nb]))
+            nb[v] = locate(ii[q[v]] + d, jj[q[v]])
+    second = np.full(nq, -1, np.int64)
+    second[saddle] = nq + np.arange(saddle.size)
+    seq, ring = _cycles(np.where(_C_FS[case[nb]] == _C_OPP[code], nb, second[nb]))
     # keep the corners only: points where the direction changes
-    direction = _DIRECTION[fs[seq], ts[seq]]
+    cs = code[seq]
+    direction = _C_DIR[cs]
     n_r = int(ring[-1]) + 1
     start = np.searchsorted(ring, np.arange(n_r))
     before = np.empty_like(direction)
@@ -172,8 +179,8 @@ def _region_rings(quads, t, ncols, locate=None):
     before[start] = direction[np.append(start[1:], ring.size) - 1]
     keep = direction != before
     kept = seq[keep]
-    qk, fk, rk = q[kept], fs[kept], ring[keep]
-    xy = np.column_stack([jj[qk] + _DX[fk], ii[qk] + _DY[fk]])
+    qk, ck, rk = q[kept], cs[keep], ring[keep]
+    xy = np.column_stack([jj[qk] + _C_DX[ck], ii[qk] + _C_DY[ck]])
     first = np.searchsorted(rk, np.arange(n_r))
     nxt = np.arange(1, rk.size + 1)
     nxt[np.append(first[1:], rk.size) - 1] = first            # each ring closes on itself
