@@ -3,11 +3,13 @@ demand points, life circles, per-facility circles, gaps, suggested sites), writt
 (pyogrio), each layer with its spatial index.
 
 On a county most of the time is the 196k demand points (GDAL takes one feature, and pyogrio
-one value, at a time: ~6 s). So that the other layers need not wait for them, the file can be
-written in two parts side by side (:func:`layer_parts`): the layers up to the demand points into
-the file itself, the rest into a second GeoPackage, whose tables are then copied into the file
+one value, at a time: ~5.5 s). So that the other layers need not wait for them, the file can be
+written in two halves side by side (:func:`layer_parts`): the layers up to the demand points,
+and the rest. The second half goes into the file itself when the first has ended; when it ends
+first it goes into a second GeoPackage, whose tables are then copied into the file
 (:func:`append_layers`: SQLite copies the rows, spatial indexes and GeoPackage metadata as they
-are, so the layers read back exactly as if GDAL had written them into one file)."""
+are). Either way the layers read back exactly as if GDAL had written them one after the other.
+"""
 
 from __future__ import annotations
 
