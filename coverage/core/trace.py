@@ -109,23 +109,29 @@ def _cycles(nxt):
     """The cycles of a permutation: (elements grouped by cycle, each in cycle order from its
     smallest element, the cycles in the order of their smallest elements; the cycle number of each
     of those). One depth-first search (C code) on the permutation with a *spine* beside it: spine
-    node k leads first to element k, then to spine node k + 1. Walked from spine node 0, the search
-    runs through a whole cycle from each element it has not seen yet, then comes back down the
-    spine: the cycles come out in the order of their smallest elements, each from that element."""
+    node k leads first to the k-th element smaller than both its neighbours in its cycle (a cycle's
+    smallest element is one), then to spine node k + 1. Walked from spine node 0, the search runs
+    through a whole cycle from the first such element of it that it meets, its smallest, then
+    comes back down the spine: the cycles come out in the order of their smallest elements."""
     from scipy.sparse import csr_array
     from scipy.sparse.csgraph import depth_first_order
 
     n = nxt.size
-    itype = np.int32 if 3 * n < np.iinfo(np.int32).max else np.int64
-    ind = np.empty(3 * n - 1, itype)         # element k -> nxt[k]; spine k -> k, spine k + 1
+    pred = np.empty(n, np.int64)
+    pred[nxt] = np.arange(n)
+    el = np.arange(n)
+    low = np.flatnonzero((el <= nxt) & (el <= pred))          # ascending (a cycle of one: itself)
+    k = low.size
+    itype = np.int32 if n + 2 * k < np.iinfo(np.int32).max else np.int64
+    ind = np.empty(n + 2 * k - 1, itype)     # element i -> nxt[i]; spine j -> low[j], spine j + 1
     ind[:n] = nxt
-    ind[n::2] = np.arange(n)
-    ind[n + 1::2] = np.arange(n + 1, 2 * n)
-    ptr = np.empty(2 * n + 1, itype)
+    ind[n::2] = low
+    ind[n + 1::2] = np.arange(n + 1, n + k)
+    ptr = np.empty(n + k + 1, itype)
     ptr[:n + 1] = np.arange(n + 1)
-    ptr[n + 1:] = n + 2 * np.arange(1, n + 1)
-    ptr[-1] = 3 * n - 1
-    graph = csr_array((np.ones(3 * n - 1), ind, ptr), shape=(2 * n, 2 * n))
+    ptr[n + 1:] = n + 2 * np.arange(1, k + 1)
+    ptr[-1] = n + 2 * k - 1
+    graph = csr_array((np.ones(ind.size), ind, ptr), shape=(n + k, n + k))
     order = depth_first_order(graph, n, directed=True, return_predecessors=False)
     spine = order >= n
     is_head = np.zeros(order.size, bool)
