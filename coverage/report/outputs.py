@@ -133,10 +133,10 @@ def _ready(res):
     for name in ("communities", "facilities", "demand", "coverage_by_community", "circles", "facility_circles",
                  "gaps", "indicators", "sites", "siting_summary", "slope_effect", "travel_circles", "excluded",
                  "warnings"):
-        getattr(res, name)
-    if res.indicators is not None:
-        res.profile  # noqa: B018
-        res.indicators_md  # noqa: B018
+        getattr(res, name, None)
+    if getattr(res, "indicators", None) is not None:
+        getattr(res, "profile", None)
+        getattr(res, "indicators_md", None)
 
 
 def _write_csvs(res, out: Path) -> dict:
