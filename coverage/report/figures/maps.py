@@ -237,11 +237,12 @@ def _uncovered(ax, res, cat, data):
     cell = max(maxx - minx, maxy - miny) / n
     h, xe, ye = np.histogram2d(x, y, bins=[np.arange(minx, maxx + cell, cell), np.arange(miny, maxy + cell, cell)],
                                weights=p)
-    img = np.ma.masked_less_equal(np.sqrt(h.T), 0)
-    # coloured before it is resampled to the panel's pixels (the same pixels with nearest
-    # neighbours, and the colour map applied to 400 x 400 cells instead of the panel)
-    ax.imshow(img, origin="lower", extent=(xe[0], xe[-1], ye[0], ye[-1]), cmap="Greys", vmin=0,
-              vmax=float(img.max()) or 1.0, interpolation="nearest", interpolation_stage="rgba", zorder=6,
+    v = np.sqrt(h.T)
+    # coloured here (Greys from 0 to the densest cell, empty cells transparent) and resampled to
+    # the panel's pixels as RGBA with nearest neighbours
+    rgba = plt.get_cmap("Greys")(v / (float(v.max()) or 1.0), bytes=True)
+    rgba[..., 3] = np.where(v > 0, 255, 0)
+    ax.imshow(rgba, origin="lower", extent=(xe[0], xe[-1], ye[0], ye[-1]), interpolation="nearest", zorder=6,
               alpha=0.9)
     return True
 
