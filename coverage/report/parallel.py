@@ -25,17 +25,24 @@ import threading
 import warnings
 
 
+#: At most this many processes write at once: a county's outputs are done at 4 (the demand
+#: points' GeoPackage layer, ~5.5 s, is then the longest part), and each worker holds copies of
+#: the pages it touches.
+MAX_WORKERS = 4
+
+
 def available_workers() -> int:
-    """Processes that may write outputs at once: the cores this process may use, where forking
-    is safe, else 1."""
+    """Processes that may write outputs at once: the cores this process may use (at most
+    :data:`MAX_WORKERS`), where forking is safe, else 1."""
     if not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
         return 1
     if threading.current_thread() is not threading.main_thread() or multiprocessing.parent_process() is not None:
         return 1
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_WORKERS))
 
 
 def _claim(ends, lock, front: bool) -> int | None:
