@@ -139,10 +139,11 @@ class CircleGrid:
         (a mosaic), dilated and traced at once.
 
         A row whose edge is reached all along (most rows: both walks meet on the edge, or one of
-        them runs it to its end) marks every run of the edge with no test per run, and its part
-        of the group's window is the edge's precomputed bounding box; only rows cut by the break
-        test their runs. Marks go into the mosaic by flat index (cell index + the window's
-        offset), so the work per run is a few integer operations."""
+        them runs it to its end) marks every run of the edge with no test per run; only rows cut
+        by the break test their runs. A group's window is the box of its rows' edges (precomputed
+        per edge). Marks go into the mosaic by flat index (cell index + the window's offset), so
+        the work per run is a few integer operations; the mosaic is then packed 64 cells to a
+        word for the dilation and the outline (:mod:`coverage.core.bitgrid`)."""
         out = np.full(n_groups, _EMPTY, dtype=object)
         if group.size == 0:
             return out
@@ -367,37 +368,3 @@ def _disc_rects(radius):
         h = max(i for i in range(r + 1) if half_w[i] >= w)
         rects.append((h, w))
     return rects
-
-
-def _shift_max(a, k, axis):
-    """max(a, a shifted by +-1 .. +-k along axis), same shape (in place on a copy)."""
-    out = a.copy()
-    n = a.shape[axis]
-    for s in range(1, min(k, n - 1) + 1):
-        hi = [slice(None)] * a.ndim
-        lo = [slice(None)] * a.ndim
-        hi[axis], lo[axis] = slice(s, None), slice(None, -s)
-        np.maximum(out[tuple(hi)], a[tuple(lo)], out=out[tuple(hi)])
-        np.maximum(out[tuple(lo)], a[tuple(hi)], out=out[tuple(lo)])
-    return out
-
-
-def _dilate(a, rects):
-    """Grey dilation (maximum) of ``a`` by the disc given as rectangles (see _disc_rects):
-    separable shifted maxima of the whole array, no per-cell loop. The drawing dilates packed
-    boolean rows (``bitgrid.dilate``, the same result 64 cells at a time); this byte version is
-    kept for grey levels and as its reference in the tests."""
-    horiz, cur, done = {}, a, 0
-    for w in sorted({w for _, w in rects}):
-        if w > done:
-            cur = cur.copy()
-            for s in range(done + 1, min(w, a.shape[1] - 1) + 1):
-                np.maximum(cur[:, s:], a[:, :-s], out=cur[:, s:])
-                np.maximum(cur[:, :-s], a[:, s:], out=cur[:, :-s])
-            done = w
-        horiz[w] = cur
-    out = None
-    for h, w in rects:
-        part = _shift_max(horiz[w], h, axis=0) if h else horiz[w]
-        out = part.copy() if out is None else np.maximum(out, part, out=out)
-    return a.copy() if out is None else out
