@@ -123,11 +123,10 @@ class CircleGrid:
         cell = (rows - r0).astype(np.int64) * width + (cols - c0)
         to_xy = self._to_xy(np.array([r0]), np.array([c0]))
         out = []
+        mask = np.zeros(nrows * width, bool)
         for i in range(k):      # break i: the cells whose level is at least k - i, a packed raster
-            mask = np.zeros(nrows * width, bool)
-            mask[cell[level >= k - i]] = True
+            mask[cell[level == k - i]] = True        # (the breaks nest: add this level's cells)
             words = bitgrid.dilate(bitgrid.pack(mask.reshape(nrows, width)), self.offsets, ncols)
-            del mask
             r = rings_of_bits(words, ncols)
             out.append(polygons(r, lambda xy, ring: to_xy(xy, np.zeros(ring.size, np.int64)))[0])
         return out
