@@ -22,7 +22,8 @@ demo: install
 
 # The tests run on one pytest-xdist worker per core (-n auto), a test module whole on one worker so
 # that its module fixtures (a browser, a province, a generated county) are built once (--dist loadfile;
-# --no-loadscope-reorder keeps the alphabetical order, which starts the slowest modules early).
+# --no-loadscope-reorder keeps the collection order, in which tests/conftest.py puts the slowest
+# modules first, so that the workers end together).
 # Bytecode is cached even where PYTHONDONTWRITEBYTECODE is set: pytest otherwise rewrites the asserts
 # of every test module again in every worker (~4 s each). `.venv/bin/python -m pytest` runs in one process.
 test: install
