@@ -86,10 +86,22 @@ def _multi_source(ag: AccessGraph, src, cutoff):
     return dist[:nJ], org[:nJ]
 
 
-def _to_locations(ag, dist, org, src, tgt, cutoff):
+def _road_anchors(ag: AccessGraph):
+    """The inward anchors of every road node, (junctions, costs) as ``_anchors(ag,
+    np.arange(ag.n_road), inward=True)`` gives them: built once per graph (the dissolved circles
+    and the facility circles of every category read them) and kept on it."""
+    got = ag.__dict__.get("_road_anchors")
+    if got is None:
+        got = _anchors(ag, np.arange(ag.n_road), inward=True)
+        ag.__dict__["_road_anchors"] = got              # the graph's cache (read-only arrays)
+    return got
+
+
+def _to_locations(ag, dist, org, src, tgt, cutoff, anchors=None):
     """Distances of locations ``tgt`` from junction distances (``dist``, ``org``) and the walks
-    that pass no junction; (distance, index into ``src``) with inf / -1 beyond the cutoff."""
-    Jt, Ot = _anchors(ag, tgt, inward=True)
+    that pass no junction; (distance, index into ``src``) with inf / -1 beyond the cutoff.
+    ``anchors``: the targets' inward anchors when known."""
+    Jt, Ot = anchors if anchors is not None else _anchors(ag, tgt, inward=True)
     distp, orgp = np.append(dist, np.inf), np.append(org, -1)   # anchor -1 -> the padding
     c0 = distp[Jt[:, 0]] + Ot[:, 0]
     c1 = distp[Jt[:, 1]] + Ot[:, 1]
@@ -138,7 +150,7 @@ def road_node_distance(ag: AccessGraph, sources, cutoff: float) -> np.ndarray:
     if len(src) == 0:
         return np.full(ag.n_road, np.inf)
     dist, org = _multi_source(ag, src, cutoff)
-    return _to_locations(ag, dist, org, src, np.arange(ag.n_road), cutoff)[0]
+    return _to_locations(ag, dist, org, src, np.arange(ag.n_road), cutoff, _road_anchors(ag))[0]
 
 
 # ----------------------------------------------------------------------------- many single sources
@@ -177,7 +189,7 @@ class _Targets:
         self.n = len(self.ids)
         cached = ag.__dict__.get("_road_targets") if all_roads else None
         if cached is None:
-            J, O = _anchors(ag, self.ids, inward=True)
+            J, O = _road_anchors(ag) if all_roads else _anchors(ag, self.ids, inward=True)
             # every road node (for drawing) is grouped once per graph, whatever the cutoff: a
             # target anchored farther than the cutoff is found but never within it
             ok = (J >= 0) if all_roads else (J >= 0) & (O <= cutoff)
