@@ -254,10 +254,17 @@ def _crs(sec: _Section, key, default=None, *, study=False):
     return v
 
 
+#: basemap names already found good in this process (xyzservices' lookup of a name takes ~10 ms,
+#: two thirds of reading a study YAML; its provider list does not change while the process runs)
+_GOOD_BASEMAPS: set = set()
+
+
 def _basemap(sec: _Section, key):
     """``output.basemap``: none, a folium tiles name or an xyzservices provider name (checked now,
     not when the map is drawn after the analysis)."""
     v = sec.text(key, "OpenStreetMap")
+    if v in _GOOD_BASEMAPS:
+        return v
     import warnings
     from .report.webmap import resolve_basemap
     try:
@@ -266,6 +273,7 @@ def _basemap(sec: _Section, key):
             resolve_basemap(v)
     except InputError as exc:
         raise sec.err(key, exc.problem, exc.fix) from None
+    _GOOD_BASEMAPS.add(v)
     return v
 
 
