@@ -35,7 +35,7 @@ def _run_cli(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     p = subprocess.run([sys.executable, "-m", "coverage", "run", "--config", str(SAMPLE_YAML),
                         "--out", str(folder / "out"), "--quiet", "--timings"],
-                       capture_output=True, text=True, cwd=ROOT)
+                       capture_output=True, text=True, cwd=ROOT, check=False)
     (folder / "stdout.txt").write_text(p.stdout, encoding="utf-8")
     (folder / "stderr.txt").write_text(p.stderr, encoding="utf-8")
     (folder / "returncode.txt").write_text(str(p.returncode), encoding="utf-8")

@@ -7,9 +7,6 @@ YAML is the sample's (data/sample/study.yaml) with absolute paths."""
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -497,12 +494,8 @@ def test_cli_bad_input_exit_2_no_traceback(tmp_path, capsys, case):
     assert err.startswith("error:") and "Traceback" not in err and words in err, err
 
 
-def test_cli_subprocess_exit_code(tmp_path):
-    p = _bad_yaml_typo(tmp_path)
-    r = subprocess.run([sys.executable, "-m", "coverage", "run", "--config", str(p), "--out", str(tmp_path / "o")],
-                       capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert r.returncode == 2
-    assert "error:" in r.stderr and "Traceback" not in r.stderr and "netwrok" in r.stderr
+# The same typo through `python -m coverage` in a process of its own (exit code 2, no traceback):
+# tests/test_pipeline.py::test_module_entry_point_and_bad_config_message.
 
 
 def test_run_lists_unsnapped_demand_and_swapped_facilities(tmp_path, capsys):

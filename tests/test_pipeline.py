@@ -97,7 +97,8 @@ def test_module_entry_point_and_bad_config_message(tmp_path):
     p = subprocess.run([sys.executable, "-m", "coverage", "run", "--config", str(bad), "--out", str(tmp_path / "o")],
                        capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 2
-    assert "netwrok" in p.stderr and "Traceback" not in p.stderr and str(bad) in p.stderr
+    assert p.stderr.startswith("error:") and "netwrok" in p.stderr and "Traceback" not in p.stderr
+    assert str(bad) in p.stderr
 
 
 def test_suggested_sites_report_capacity(two_runs):
