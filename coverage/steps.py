@@ -39,11 +39,11 @@ class Steps:
 
     def run(self, name, fn):
         stack = self._stack
-        with self._lock:
+        with self._lock:            # one whole progress line at a time, also from two threads
             first = name not in self.timings and name not in self._running
             self._running.add(name)
-        if self.echo and first and all(f[0] != name for f in stack):
-            self.echo(f"[{time.perf_counter() - self.t0:6.1f}s] {name} ...")
+            if self.echo and first and all(f[0] != name for f in stack):
+                self.echo(f"[{time.perf_counter() - self.t0:6.1f}s] {name} ...")
         frame = [name, time.perf_counter(), 0.0]
         stack.append(frame)
         try:

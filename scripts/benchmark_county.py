@@ -215,7 +215,11 @@ def collect_steps(res, out):
             if start is not None:
                 s["peak_rss_mb"] = _peak(res["samples"], start, start + s["seconds"])
     if t_written is not None and not any(w in s["step"].lower() for s in js for w in ("writ", "output")):
-        t_steps_end = offset + sum(s["seconds"] for s in js)
+        # the steps end when the last one to start (the accounting, after every overlapped
+        # step) ends: its progress line's arrival plus its own seconds (summing the steps would
+        # count twice the steps that ran at the same time on two threads)
+        last = next((s["seconds"] for s in js if s["step"] == prog[-1][1]), 0.0)
+        t_steps_end = t_last + last
         steps.append(dict(step="writing outputs (map, figures, tables; not in run.json)",
                           seconds=round(t_written - t_steps_end, 2),
                           peak_rss_mb=_peak(res["samples"], t_steps_end, t_written), source="output lines"))
