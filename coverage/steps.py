@@ -28,7 +28,7 @@ class Steps:
         self.timings: dict[str, dict] = {}
         self._local = threading.local()   # per thread: [name, start, seconds spent in nested steps]
         self._lock = threading.Lock()
-        self._running: set = set()
+        self._started: set = set()        # names of the steps begun (each echoed once)
 
     @property
     def _stack(self) -> list:
@@ -40,10 +40,9 @@ class Steps:
     def run(self, name, fn):
         stack = self._stack
         with self._lock:            # one whole progress line at a time, also from two threads
-            first = name not in self.timings and name not in self._running
-            self._running.add(name)
-            if self.echo and first and all(f[0] != name for f in stack):
+            if self.echo and name not in self._started:
                 self.echo(f"[{time.perf_counter() - self.t0:6.1f}s] {name} ...")
+            self._started.add(name)
         frame = [name, time.perf_counter(), 0.0]
         stack.append(frame)
         try:
