@@ -87,6 +87,7 @@ The Markdown table of the rows is :func:`coverage.report.markdown.to_markdown`.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from coverage.analysis.standards import KIND_SPECS, Profile
@@ -128,24 +129,24 @@ def evaluate(profile: Profile, communities: pd.DataFrame, facilities: pd.DataFra
     if not isinstance(profile, Profile):
         raise TypeError("evaluate() takes a Profile: load it with coverage.io.profiles.load_profile")
     st = Inputs(communities, facilities, demand, catchments, speed_m_per_min, modes)
-    frames = []
-    for order, ind in enumerate(profile.indicators):
+    blocks, order = [], []
+    for k, ind in enumerate(profile.indicators):
         reading = T(ind.note_zh or "", ind.note_en or "")
         mode = by_mode(ind, modes)
         if mode and mode.zh not in reading.zh:
             reading = join(reading, mode)
         for r in EVALUATORS[ind.kind](ind, st):
-            r = r.copy()
             if reading and (r["level"] == "area").all():
+                r = r.copy()
                 append_note(r, reading, first=True)
-            r["_order"] = order
-            frames.append(r)
-    if not frames:
+            blocks.append(r)
+            order.append(np.full(len(r), k))
+    if not blocks:
         return pd.DataFrame(columns=COLUMNS)
-    out = pd.concat(frames, ignore_index=True)
-    out["_lev"] = out["level"].map({lv: i for i, lv in enumerate(LEVELS)})
-    out["_meas"] = out["measure"].isin(["share_met"]).astype(int)
-    out = out.sort_values(["_order", "_lev", "unit_id", "_meas"], kind="stable")
-    out = out[COLUMNS].reset_index(drop=True)
-    out["met"] = out["met"].astype(object).where(out["met"].notna(), None)
+    cols = {c: np.concatenate([b[c] for b in blocks]) for c in COLUMNS}
+    lev = {lv: i for i, lv in enumerate(LEVELS)}
+    keys = (cols["measure"] == "share_met", cols["unit_id"].astype(str),
+            np.array([lev[x] for x in cols["level"]]), np.concatenate(order))
+    ix = np.lexsort(keys)            # by indicator, level, unit, then the share-met row last
+    out = pd.DataFrame({c: v[ix] for c, v in cols.items()})
     return out

@@ -44,7 +44,7 @@ def _area_rows(ind, st, sel, area_known, n_unknown, value_c, unknown_c, hh_weigh
                      value=val, unit=_UNIT, target=ind.target, comparison=ind.comparison,
                      gap=gap(val, ind.target, ind.comparison, np.nan_to_num(hh) / 100.0, False),
                      gap_unit="m2", status=stat, note=note)
-    met_c = pd.Series(com_rows["met"].to_numpy(object), index=sel.index)
+    met_c = pd.Series(com_rows["met"], index=sel.index)
     word = communities_word(ind.applies_to)
     rows = []
     for level, uid, uname, idx in units(sel):

@@ -52,31 +52,65 @@ def _texts(x, n) -> list:
     return x
 
 
+class Rows:
+    """The rows of one indicator at one level, column by column: {column: 1-d array of n values}.
+    ``evaluate`` joins every block's columns and builds one DataFrame (a DataFrame per block was
+    most of an evaluation's time)."""
+
+    __slots__ = ("cols", "n")
+
+    def __init__(self, cols: dict, n: int):
+        self.cols, self.n = cols, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, col) -> np.ndarray:
+        return self.cols[col]
+
+    def __setitem__(self, col, values) -> None:
+        a = np.empty(self.n, object)
+        a[:] = values
+        self.cols[col] = a
+
+    def copy(self) -> "Rows":
+        return Rows(dict(self.cols), self.n)
+
+
+def _same(n: int, x) -> np.ndarray:
+    a = np.empty(n, object)
+    a[:] = [x] * n
+    return a
+
+
 def frame(ind: Indicator, level, unit_id, unit_name, *, measure, value, unit, target,
-          comparison, gap, gap_unit, status, note, name_suffix=("", "")):
+          comparison, gap, gap_unit, status, note, name_suffix=("", "")) -> Rows:
     """The rows of one indicator at one level; status and note are T (one, or one per row)."""
     n = len(unit_id)
-    value = np.asarray(value, float) if n else np.zeros(0)
+    value = np.asarray(value, float).reshape(n) if n else np.zeros(0)
     st, nt = _texts(status, n), _texts(note, n)
     code = np.array([s.en for s in st], object)
+    measured = code == MEASURED
     ok = cmp(np.nan_to_num(value), target, comparison)
-    met_arr = np.empty(n, object)
-    met_arr[:] = [None if (s != MEASURED or np.isnan(v)) else bool(o)
-                  for s, v, o in zip(code, value, ok)]
-    value = np.where(code == MEASURED, value, np.nan)
-    gap = np.where(code == MEASURED, np.asarray(gap, float), np.nan)
-    return pd.DataFrame({
-        "level": level, "unit_id": np.asarray(unit_id, object), "unit_name": np.asarray(unit_name, object),
-        "indicator_id": ind.id, "name_zh": ind.name_zh + name_suffix[0],
-        "name_en": ind.name_en + name_suffix[1], "measure": measure, "value": value, "unit": unit,
-        "target": float(target), "comparison": comparison,
-        "met": pd.Series(met_arr, dtype=object), "gap": gap, "gap_unit": gap_unit,
-        "status": code, "status_zh": np.array([s.zh for s in st], object),
+    met = np.empty(n, object)
+    met[:] = [None if (not m or v != v) else bool(o) for m, v, o in zip(measured, value, ok)]
+    ids, names = np.empty(n, object), np.empty(n, object)
+    ids[:], names[:] = list(unit_id), list(unit_name)
+    return Rows({
+        "level": _same(n, level), "unit_id": ids, "unit_name": names,
+        "indicator_id": _same(n, ind.id), "name_zh": _same(n, ind.name_zh + name_suffix[0]),
+        "name_en": _same(n, ind.name_en + name_suffix[1]), "measure": _same(n, measure),
+        "value": np.where(measured, value, np.nan), "unit": _same(n, unit),
+        "target": np.full(n, float(target)), "comparison": _same(n, comparison), "met": met,
+        "gap": np.where(measured, np.asarray(gap, float).reshape(n) if n else np.zeros(0), np.nan),
+        "gap_unit": _same(n, gap_unit), "status": code,
+        "status_zh": np.array([s.zh for s in st], object),
         "note": np.array([t.en for t in nt], object), "note_zh": np.array([t.zh for t in nt], object),
-        "clause": ind.clause, "kind": ind.kind, "applies_to": ind.applies_to, "mode": ind.mode})
+        "clause": _same(n, ind.clause), "kind": _same(n, ind.kind), "applies_to": _same(n, ind.applies_to),
+        "mode": _same(n, ind.mode)}, n)
 
 
-def append_note(df: pd.DataFrame, text: T, first: bool = False) -> None:
+def append_note(df: Rows, text: T, first: bool = False) -> None:
     """Add ``text`` to the notes of every row of ``df`` (in place)."""
     if not text:
         return
