@@ -38,7 +38,7 @@ from pathlib import Path
 import yaml
 
 from .batch_county import CountySpec, run_county
-from .config import LANGS, _DuplicateKey, _UniqueKeyLoader
+from .config import LANGS, _DuplicateKey, _SafeLoader, _UniqueKeyLoader
 from .config_fields import _category, _Section
 from .errors import InputError
 
@@ -211,7 +211,7 @@ def _county_list(top: _Section, prov: Province) -> list[CountySpec]:
 def _peek_name(path: Path) -> str | None:
     """study_area.name of a county YAML, if it can be read (its errors are the county's, later)."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        raw = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=_SafeLoader)
         name = raw["study_area"]["name"]
         return str(name).strip() if name is not None else None
     except Exception:

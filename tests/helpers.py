@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import functools
+from pathlib import Path
+
 import shapely
+import yaml
 
 from coverage.analysis.demand import demand_points
 from coverage.io.raster import raster_cells
@@ -15,3 +20,16 @@ def demand_from_raster(communities, raster_path, crs=None, groups=None):
     gcells = {g: raster_cells(p, area, crs) for g, p in (groups or {}).items()}
     return demand_points(communities, raster_cells(raster_path, area, crs), groups=gcells,
                          source=str(raster_path))
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed_yaml(path: str, mtime_ns: int):
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def read_yaml(path) -> dict:
+    """A YAML file as Python data: a fresh copy each call (tests edit it), parsed once per file and
+    modification by libyaml (the pure-Python parser cost the suite seconds: the sample's study.yaml
+    is read ~400 times)."""
+    p = Path(path)
+    return copy.deepcopy(_parsed_yaml(str(p.resolve()), p.stat().st_mtime_ns))

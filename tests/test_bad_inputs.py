@@ -24,7 +24,7 @@ from coverage.config import load_config
 from coverage.io.coords import wgs84_to_gcj02
 from coverage.core.crs import utm_crs_for
 from coverage.analysis.demand import community_population
-from helpers import demand_from_raster
+from helpers import demand_from_raster, read_yaml
 from coverage.errors import InputError
 from coverage.io.communities import load_communities
 from coverage.io.facilities import load_facilities
@@ -35,7 +35,7 @@ CRS = utm_crs_for(24.944, 60.17)   # the sample's metric CRS (EPSG:32635)
 
 
 def _sample_cfg():
-    raw = yaml.safe_load((SAMPLE / "study.yaml").read_text(encoding="utf-8"))
+    raw = read_yaml(SAMPLE / "study.yaml")
     raw["communities"]["path"] = str(SAMPLE / "communities.gpkg")
     raw["facilities"]["path"] = str(SAMPLE / "facilities.csv")
     raw["population"]["path"] = str(SAMPLE / "population.tif")

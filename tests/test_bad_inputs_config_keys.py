@@ -9,11 +9,11 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-import yaml
 
 from coverage.config import StudyConfig
 from coverage.errors import InputError
 from coverage.io.profiles import resolve_profile as _real_resolve_profile
+from helpers import read_yaml
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
@@ -38,7 +38,7 @@ BAD = [[], {}, True, "abc", -1, 0, 1e9, "１２", [1, 2], {"a": 1}, "", float("n
 
 
 def _raw():
-    raw = yaml.safe_load((SAMPLE / "study.yaml").read_text(encoding="utf-8"))
+    raw = read_yaml(SAMPLE / "study.yaml")
     raw["communities"]["path"] = str(SAMPLE / "communities.gpkg")
     raw["facilities"]["path"] = str(SAMPLE / "facilities.csv")
     raw["population"]["path"] = str(SAMPLE / "population.tif")

@@ -82,7 +82,7 @@ def sample_raw(categories=("health", "culture")) -> dict:
     """The sample study with absolute paths, reduced to run fast: two categories, one break,
     no life circles, no travel circle (the sample's is of comprehensive, not analysed here), no
     siting."""
-    raw = yaml.safe_load((SAMPLE / "study.yaml").read_text(encoding="utf-8"))
+    raw = read_yaml(SAMPLE / "study.yaml")
     raw["communities"]["path"] = str(SAMPLE / "communities.gpkg")
     raw["facilities"]["path"] = str(SAMPLE / "facilities.csv")
     raw["population"]["path"] = str(SAMPLE / "population.tif")
@@ -1640,6 +1640,7 @@ def case_excel_title_row_and_other_column_names(t):
 # =========================================================================== the test
 
 import pytest  # noqa: E402
+from helpers import read_yaml
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

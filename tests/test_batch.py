@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from coverage.errors import InputError
+from helpers import read_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -26,7 +27,7 @@ CATS = ["comprehensive", "health"]
 
 
 def _county_raw(gpkg: str, name: str) -> dict:
-    raw = yaml.safe_load((SAMPLE / "study.yaml").read_text(encoding="utf-8"))
+    raw = read_yaml(SAMPLE / "study.yaml")
     raw["study_area"]["name"] = name
     raw["communities"]["path"] = gpkg
     for k in ("facilities", "population", "network"):

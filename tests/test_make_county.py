@@ -19,6 +19,7 @@ import rasterio
 import shapely
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
+from helpers import read_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "make_county.py"
@@ -141,7 +142,6 @@ def test_the_tool_runs_on_it(county, capsys):
 def test_synthetic_dem(county):
     """--dem: a mountain-county DEM as a planner would get it (EPSG:4326, 1 arc-second, float32,
     nodata), covering the county, and study_dem.yaml = study.yaml + network.dem."""
-    import yaml
 
     from coverage.io.dem import read_dem
     out = county
@@ -163,8 +163,8 @@ def test_synthetic_dem(county):
     st = json.loads((out / "county_stats.json").read_text(encoding="utf-8"))["dem"]
     assert 0.05 < st["road_max_grade"] < 0.6
     assert st["town_streets_mean_grade"] < st["rural_mean_grade"]          # the towns lie in valleys
-    plain = yaml.safe_load((out / "study.yaml").read_text(encoding="utf-8"))
-    with_dem = yaml.safe_load((out / "study_dem.yaml").read_text(encoding="utf-8"))
+    plain = read_yaml(out / "study.yaml")
+    with_dem = read_yaml(out / "study_dem.yaml")
     assert "dem" not in plain["network"] and with_dem["network"]["dem"] == "dem.tif"
     assert "# dem: dem.tif" in (out / "study.yaml").read_text(encoding="utf-8")
     assert with_dem["output"]["folder"] != plain["output"]["folder"]

@@ -19,12 +19,13 @@ from coverage.config import StudyConfig, Threshold, TravelCircle, load_config
 from coverage.core.modes import packaged_modes
 from coverage.errors import InputError
 from coverage.io.profiles import resolve_profile as _real_resolve_profile
+from helpers import read_yaml
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 
 def _raw():
-    raw = yaml.safe_load((SAMPLE / "study.yaml").read_text(encoding="utf-8"))
+    raw = read_yaml(SAMPLE / "study.yaml")
     raw["communities"]["path"] = str(SAMPLE / "communities.gpkg")
     raw["facilities"]["path"] = str(SAMPLE / "facilities.csv")
     raw["population"]["path"] = str(SAMPLE / "population.tif")

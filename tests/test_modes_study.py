@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
-import yaml
 from rasterio.transform import from_origin
 from shapely.geometry import box
 
 import coverage as lc
 from coverage.core.network import from_edge_arrays
+from helpers import read_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -406,7 +406,7 @@ def test_a_faster_mode_never_lowers_coverage(tmp_path):
 
 
 def _sample_raw(**analysis):
-    raw = yaml.safe_load((SAMPLE / "study.yaml").read_text(encoding="utf-8"))
+    raw = read_yaml(SAMPLE / "study.yaml")
     for sec, key in (("communities", "path"), ("facilities", "path"), ("population", "path"), ("network", "path")):
         raw[sec][key] = str(SAMPLE / raw[sec][key])
     raw["network"].pop("dem", None)
@@ -437,7 +437,7 @@ def test_flat_dem_gives_exactly_the_tables_without_dem(tmp_path, sample_results)
     """The sample with a DEM of constant elevation: the same coverage tables, indicators, gaps
     and distances as without a DEM (the session's sample run, tests/conftest.py), bit for bit; the
     slope changes nothing."""
-    flat = yaml.safe_load((SAMPLE / "study.yaml").read_text(encoding="utf-8"))
+    flat = read_yaml(SAMPLE / "study.yaml")
     flat["network"]["dem"] = str(_sample_dem(tmp_path / "flat.tif", hills=False))
     a = sample_results.study
     b = lc.Study(config=lc.config.StudyConfig.from_dict(flat, base=SAMPLE, file="b.yaml"))

@@ -43,6 +43,7 @@ from coverage.analysis.standards import (KIND_SPECS, MODE_KINDS, required_cutoff
 from coverage.core.modes import ModeSpec, packaged_modes
 from coverage.errors import InputError
 from coverage.io.profiles import PROFILE_DIR, list_profiles, load_profile
+from helpers import read_yaml
 
 INF = np.inf
 SPEED = 80.0
@@ -244,7 +245,7 @@ def test_unknown_modes_warn_without_a_study_and_fail_with_one(tmp_path):
 
 
 def test_load_profile_passes_the_study_modes_and_options_keep_them(tmp_path):
-    raw = yaml.safe_load((PROFILE_DIR / "guangdong_13th.yaml").read_text(encoding="utf-8"))
+    raw = read_yaml(PROFILE_DIR / "guangdong_13th.yaml")
     raw = copy.deepcopy(raw)
     raw["indicators"][-1]["mode"] = "tuktuk"
     p = tmp_path / "gd.yaml"

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 
 from coverage.config import load_config
+from helpers import read_yaml
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 
 def test_hilly_sample_is_the_flat_sample_plus_the_dem():
-    flat = yaml.safe_load((SAMPLE / "study.yaml").read_text(encoding="utf-8"))
-    hilly = yaml.safe_load((SAMPLE / "study_hilly.yaml").read_text(encoding="utf-8"))
+    flat = read_yaml(SAMPLE / "study.yaml")
+    hilly = read_yaml(SAMPLE / "study_hilly.yaml")
     assert hilly["network"].pop("dem") == "dem.tif"
     assert hilly["analysis"].pop("slope") == "to_facility"
     assert hilly["output"].pop("folder") != flat["output"].pop("folder")

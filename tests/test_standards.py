@@ -14,6 +14,7 @@ from coverage.io.profiles import PROFILE_DIR, list_profiles, load_profile
 from coverage.analysis.standards import (KIND_SPECS, required_cutoffs,
                                 required_thresholds_m, validate_profile)
 from coverage.analysis import indicators
+from helpers import read_yaml
 
 PACKAGED = ["diqing_14th", "guangdong_13th", "leshan_13th", "national_14th", "yunnan_13th"]
 SEEDS = {"national_14th": "003_", "diqing_14th": "002_", "yunnan_13th": "000_",
@@ -91,7 +92,7 @@ def test_every_kind_has_an_evaluator():
 
 
 def test_a_planner_copy_with_edited_numbers_loads(tmp_path):
-    raw = yaml.safe_load((PROFILE_DIR / "national_14th.yaml").read_text(encoding="utf-8"))
+    raw = read_yaml(PROFILE_DIR / "national_14th.yaml")
     raw["id"] = "my_county"
     raw["indicators"][0]["target"] = 90
     p = tmp_path / "my_county.yaml"
@@ -103,7 +104,7 @@ def test_a_planner_copy_with_edited_numbers_loads(tmp_path):
 # ----------------------------------------------------------------------------- malformed
 
 def _base():
-    return yaml.safe_load((PROFILE_DIR / "national_14th.yaml").read_text(encoding="utf-8"))
+    return read_yaml(PROFILE_DIR / "national_14th.yaml")
 
 
 def _write(tmp_path, raw, name="bad.yaml"):
@@ -169,7 +170,7 @@ def test_circle_without_threshold_and_min_area_without_figure(tmp_path):
     p = _write(tmp_path, _edit(raw, i, threshold_m=1000), "both.yaml")
     with pytest.raises(InputError, match="exactly one"):
         load_profile(str(p))
-    le = yaml.safe_load((PROFILE_DIR / "leshan_13th.yaml").read_text(encoding="utf-8"))
+    le = read_yaml(PROFILE_DIR / "leshan_13th.yaml")
     j = [x["id"] for x in le["indicators"]].index("station_area_compliance")
     p = _write(tmp_path, _edit(le, j, min_area_m2=_DELETE), "le.yaml")
     with pytest.raises(InputError, match="min_area_m2") as ei:
@@ -290,7 +291,7 @@ def test_region_option_chooses_one_rural_row():
 
 
 def test_region_option_mistakes_in_a_profile(tmp_path):
-    raw = yaml.safe_load((PROFILE_DIR / "guangdong_13th.yaml").read_text(encoding="utf-8"))
+    raw = read_yaml(PROFILE_DIR / "guangdong_13th.yaml")
     i = [x["id"] for x in raw["indicators"]].index("rural_comprehensive_coverage")
     bad = copy.deepcopy(raw)
     bad["indicators"][i]["target"] = {"prd": 80}
