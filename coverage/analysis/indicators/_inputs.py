@@ -30,9 +30,10 @@ def _need(df: pd.DataFrame, cols, what: str) -> None:
 
 def _ids(s: pd.Series) -> pd.Series:
     """Identifiers as text, NaN kept as NaN (so 12 and '12' match)."""
-    out = s.astype(object).where(s.notna(), None)
-    return out.map(lambda v: None if v is None else (str(int(v)) if isinstance(v, float)
-                                                     and v.is_integer() else str(v)))
+    v = s.to_numpy(object)
+    out = [None if na else (str(int(x)) if isinstance(x, float) and x.is_integer() else str(x))
+           for x, na in zip(v, pd.isna(v))]
+    return pd.Series(out, index=s.index, dtype=None if out else object)
 
 
 def norm_level(v) -> str | None:

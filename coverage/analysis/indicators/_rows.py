@@ -144,9 +144,13 @@ def agg_share(ind, units_, flag: pd.Series, measurable: pd.Series, word: T, gap_
               target: float, measure: str, verb: T, name_suffix=("", "")):
     """% of units (communities, townships) with flag True among measurable ones, per aggregate."""
     rows = []
+    at = measurable.index
+    m_all, f_all = measurable.to_numpy(bool), flag.reindex(at).to_numpy(bool)
     for level, uid, uname, idx in units_:
-        m = measurable.loc[idx]
-        n, k = int(m.sum()), int(flag.loc[idx][m].sum())
+        pos = at.get_indexer(idx)
+        assert (pos >= 0).all(), "a unit of communities outside the measured ones"
+        m = m_all[pos]
+        n, k = int(m.sum()), int(f_all[pos][m].sum())
         note = join(k_of_n(k, n, word, verb), left_out(int((~m).sum())))
         if n == 0:
             status, value = nm_none_measurable(word), np.nan
