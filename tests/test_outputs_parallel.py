@@ -4,6 +4,7 @@
 import filecmp
 import os
 import re
+import shutil
 import sqlite3
 import warnings
 
@@ -100,11 +101,17 @@ def _same_layers(one, two, names):
     cb.close()
 
 
+@pytest.fixture(scope="module")
+def whole_gpkg(sample_results, tmp_path_factory):
+    """The sample's layers written whole, in one go (read-only: copy it to change it)."""
+    return write_layers(sample_results, tmp_path_factory.mktemp("whole") / "one.gpkg")
+
+
 @pytest.mark.parametrize("order", ["first-second", "second-first", "first-second-first", "second-first-second"])
-def test_geopackage_in_two_parts_reads_as_one(sample_results, tmp_path, order):
+def test_geopackage_in_two_parts_reads_as_one(sample_results, whole_gpkg, tmp_path, order):
     """Either half may end last (it copies the second file in); a half run again after the copy
     (a worker's result lost) leaves the file whole once finish() has run."""
-    one = write_layers(sample_results, tmp_path / "one.gpkg")
+    one = shutil.copy(whole_gpkg, tmp_path / "one.gpkg")
     first, second, finish = layer_parts(sample_results, tmp_path / "two.gpkg")
     two = tmp_path / "two.gpkg"
     runs = {"first": first, "second": second}
@@ -148,8 +155,8 @@ def test_what_a_killed_run_left_does_not_join_early(sample_results, tmp_path):
     assert _layers(tmp_path / "two.gpkg") == [n for n, _ in layer_frames(sample_results)]
 
 
-def test_append_layers_refuses_a_layer_already_there(sample_results, tmp_path):
-    path = write_layers(sample_results, tmp_path / "a.gpkg")
+def test_append_layers_refuses_a_layer_already_there(whole_gpkg, tmp_path):
+    path = shutil.copy(whole_gpkg, tmp_path / "a.gpkg")
     with pytest.raises(sqlite3.OperationalError):
         append_layers(path, path, ["gaps"])
 
