@@ -19,15 +19,19 @@ Besides the category the name gives a ``level`` ("township", "community" or None
 table; for these the word that ENDS LAST in the name wins (a Chinese name ends with its head
 noun: 大埠口村卫生室 -> 卫生室), then the longer word.
 
-Matching is vectorised: compiled regex alternations of all keywords, applied with
-``Series.str.findall`` (a look-ahead finds every occurrence) or ``Series.str.extract`` on the
-reversed text (the first match of the reversed text is the last match of the name); the
-winning keyword per row is chosen with a sort and ``drop_duplicates`` (no Python loop over rows).
+Matching uses compiled regex alternations of all keywords: ``findall`` of a look-ahead finds
+every occurrence, and ``search`` of the reversed text finds the last word of the name. The rows
+are matched in one plain loop over lists of text (pandas' ``.str`` methods run a Python function
+per element too, and their Series, explode, merge and sort cost far more than the matching on the
+few hundred names of a study); each row's winner is the minimum of a sort key precomputed per table.
 """
 
 from __future__ import annotations
 
+import math
 import re
+import unicodedata
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -35,6 +39,7 @@ import pandas as pd
 from coverage.errors import InputError
 
 from .keywords import (
+    _BRANCH_QUALIFIER,
     _GLOBAL,
     EXCLUDED_PREFIX,
     LEVELS,
@@ -42,11 +47,9 @@ from .keywords import (
     KeywordTable,
     SubtypeRules,
     _norm_label,
-    _norm_label_series,
     _norm_text,
     _norm_text_series,
     _series,
-    _strip_branch,
     default_table_path,
 )
 from .keywords_load import load_keyword_table  # noqa: F401
@@ -69,33 +72,76 @@ __all__ = [
 
 # --- classification -------------------------------------------------------------------
 
-def _findall(text: pd.Series, pattern: re.Pattern) -> pd.Series:
-    """Every (overlapping) match, exploded: one row per match, index = row position."""
-    found = pd.Series(text.to_numpy(), index=np.arange(len(text))).str.findall(pattern)
-    return found.explode().dropna()
+_WS = re.compile(r"\s+")
+_LABEL_SEP = re.compile(r"[\s_\-]+")
+_FAST: dict = {}
 
 
-def _match(text: pd.Series, table: KeywordTable):
-    """Best keyword per row of already normalised text: (category, keyword, normalised keyword)."""
-    n = len(text)
-    cat = np.full(n, None, dtype=object)
-    kw = np.full(n, None, dtype=object)
-    knorm = np.full(n, None, dtype=object)
-    if n == 0 or table._pattern is None:
+def _texts(s: pd.Series) -> list:
+    """The values as ``s.astype("string").fillna("")`` writes them, as a list of str."""
+    out = []
+    for v in s.to_numpy(dtype=object):
+        if type(v) is str:
+            out.append(v)
+        elif v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+            out.append("")
+        else:                                   # numbers, ...: converted by pandas
+            return s.astype("string").fillna("").tolist()
+    return out
+
+
+def _norm_texts(s: pd.Series) -> list:
+    """``_norm_text_series(s)`` as a list: NFKC, lower case, runs of spaces made one, stripped."""
+    nfkc = unicodedata.normalize
+    return [_WS.sub(" ", nfkc("NFKC", v).lower()).strip() if v else "" for v in _texts(s)]
+
+
+def _norm_labels(s: pd.Series) -> list:
+    """``_norm_label_series(s)`` as a list of str."""
+    return [_LABEL_SEP.sub("_", v).strip("_") for v in _norm_texts(s)]
+
+
+def _fast(table: KeywordTable):
+    """The table's keywords as dicts (made once per loaded table; its copies share them):
+    normalised keyword -> (sort key, category, keyword), and look-ahead exclusion match ->
+    the exclusion entries it stands for [(length, order, keyword, scope, normalised)]."""
+    key = (id(table._keyword_info), id(table._excl_info))
+    hit = _FAST.get(key)
+    if hit is not None and hit[0] is table._keyword_info and hit[1] is table._excl_info:
+        return hit[2]
+    info, ex = table._keyword_info, table._excl_info
+    best: dict = {}
+    for norm, k, c, length, rank, order in zip(info.index, *(info[c].tolist() for c in (
+            "keyword", "category", "length", "rank", "order"))):
+        item = ((-length, rank, order), c, k)
+        best[norm] = min(best.get(norm, item), item, key=lambda x: x[0])
+    entries: dict = {}
+    for norm, k, scope, length, order in zip(*(ex[c].tolist() for c in (
+            "norm", "keyword", "scope", "length", "order"))):
+        entries.setdefault(norm, []).append((length, order, k, scope, norm))
+    expand = {e: [x for p in prefixes for x in entries.get(p, ())]
+              for e, prefixes in table._excl_prefixes.items()}
+    if len(_FAST) >= 32:
+        _FAST.clear()
+    _FAST[key] = (info, ex, (best, expand))
+    return best, expand
+
+
+def _match(texts: list, table: KeywordTable):
+    """Best keyword per row of already normalised text: (category, keyword, normalised keyword).
+
+    Every keyword the look-ahead finds is a candidate; the longest wins, then the category
+    earlier in ``priority``, then the keyword earlier in the table."""
+    cat, kw, knorm = (np.full(len(texts), None, dtype=object) for _ in range(3))
+    if table._pattern is None:
         return cat, kw, knorm
-    ex = _findall(text, table._pattern)
-    if ex.empty:
-        return cat, kw, knorm
-    cand = table._keyword_info.loc[ex.to_numpy(), ["keyword", "category", "length", "rank",
-                                                   "order"]]
-    cand = cand.assign(row=ex.index.to_numpy(), norm=ex.to_numpy()).reset_index(drop=True)
-    best = (cand.sort_values(["row", "length", "rank", "order"],
-                             ascending=[True, False, True, True], kind="mergesort")
-                .drop_duplicates("row"))
-    rows = best["row"].to_numpy()
-    cat[rows] = best["category"].to_numpy()
-    kw[rows] = best["keyword"].to_numpy()
-    knorm[rows] = best["norm"].to_numpy()
+    best = _fast(table)[0]
+    findall = table._pattern.findall
+    for i, t in enumerate(texts):
+        found = findall(t)
+        if found:
+            knorm[i] = m = min(found, key=lambda w: best[w][0])
+            _, cat[i], kw[i] = best[m]
     return cat, kw, knorm
 
 
@@ -103,60 +149,39 @@ def _exclusions(texts, cat: np.ndarray, knorm: np.ndarray, table: KeywordTable):
     """The exclusion that applies to each row: (keyword, scope, "name"/"type") or None.
 
     An exclusion applies when its scope is "*" or the row's category, and it is not part of
-    the row's winning positive keyword. The longest applying exclusion is reported.
+    the row's winning positive keyword. The longest applying exclusion is reported (then the
+    one in the name, then the one earlier in the table).
     """
-    n = len(cat)
-    out = [np.full(n, None, dtype=object) for _ in range(3)]
-    if n == 0 or table._excl_pattern is None:
+    out = [np.full(len(cat), None, dtype=object) for _ in range(3)]
+    if table._excl_pattern is None:
         return out
-    parts = []
+    expand = _fast(table)[1]
+    findall = table._excl_pattern.findall
+    best: dict = {}
     for where, (src, text) in enumerate(texts):
-        ex = _findall(text, table._excl_pattern)
-        if not ex.empty:
-            ex = ex.map(table._excl_prefixes).explode()
-            parts.append(pd.DataFrame({"row": ex.index.to_numpy(), "norm": ex.to_numpy(),
-                                       "src": src, "where": where}))
-    if not parts:
-        return out
-    cand = pd.concat(parts, ignore_index=True).merge(table._excl_info, on="norm")
-    rows = cand["row"].to_numpy()
-    rowcat = cat[rows]
-    applies = (cand["scope"].to_numpy() == _GLOBAL) | (cand["scope"].to_numpy() == rowcat)
-    pair = (pd.Series(knorm[rows], dtype=object).fillna("").astype(str) + "\x1f"
-            + cand["norm"].astype(str).to_numpy())
-    applies &= ~pair.isin(table._override).to_numpy()
-    best = (cand[applies].sort_values(["row", "length", "where", "order"],
-                                      ascending=[True, False, True, True], kind="mergesort")
-                         .drop_duplicates("row"))
-    r = best["row"].to_numpy()
-    out[0][r] = best["keyword"].to_numpy()
-    out[1][r] = best["scope"].to_numpy()
-    out[2][r] = best["src"].to_numpy()
+        for i, t in enumerate(text):
+            prefix = (knorm[i] or "") + "\x1f"
+            for m in findall(t):
+                for length, order, k, scope, norm in expand[m]:
+                    if (scope == _GLOBAL or scope == cat[i]) and prefix + norm not in table._override:
+                        item = ((-length, where, order), k, scope, src)
+                        best[i] = min(best.get(i, item), item, key=lambda x: x[0])
+    for i, (_, k, scope, src) in best.items():
+        out[0][i], out[1][i], out[2][i] = k, scope, src
     return out
 
 
-def _last_word(text: pd.Series, pattern: re.Pattern | None, mapping: dict) -> np.ndarray:
-    """Value of the word that ends last in each text (ties: the longer word); None if none."""
-    n = len(text)
-    if n == 0 or pattern is None:
-        return np.full(n, None, dtype=object)
-    rev = pd.Series(text.to_numpy(), index=np.arange(n), dtype="string").str[::-1]
-    hit = rev.str.extract(pattern, expand=False).astype(object)
-    val = hit.map(mapping).to_numpy(dtype=object)
-    return np.where(pd.isna(val), None, val).astype(object)
+def _last_word(text: str, pattern: re.Pattern | None, mapping: dict):
+    """Value of the word that ends last in the text (ties: the longer word); None if none. The
+    pattern is of the reversed words: its first match in the reversed text is the last word."""
+    m = None if pattern is None else pattern.search(text[::-1])
+    return None if m is None else mapping.get(m.group(1))
 
 
-def _levels(text: pd.Series, table: KeywordTable) -> np.ndarray:
-    return _last_word(text, table._level_pattern, table._level_map)
-
-
-def _subtypes(text: pd.Series, cat: np.ndarray, table: KeywordTable) -> np.ndarray:
-    out = np.full(len(text), None, dtype=object)
-    for c, (pattern, mapping) in table._subtype_patterns.items():   # loop over categories
-        rows = np.flatnonzero(cat == c)
-        if len(rows):
-            out[rows] = _last_word(text.iloc[rows], pattern, mapping)
-    return out
+def _subtypes(texts: list, cat: np.ndarray, table: KeywordTable) -> np.ndarray:
+    pats = table._subtype_patterns
+    return np.array([_last_word(t, *pats[c]) if isinstance(c, str) and c in pats else None
+                     for t, c in zip(texts, cat)], dtype=object)
 
 
 def _result(columns: dict, index) -> pd.DataFrame:
@@ -167,8 +192,8 @@ def _result(columns: dict, index) -> pd.DataFrame:
 
 def _classify(names, types, table: KeywordTable) -> dict:
     names = _series(names)
-    ntext = _norm_text_series(names)
-    ptext = _strip_branch(ntext)        # positive keywords and sub-types ignore (…店)
+    ntext = _norm_texts(names)
+    ptext = [_BRANCH_QUALIFIER.sub("", t).rstrip() for t in ntext]   # keywords ignore (…店)
     cat, kw, knorm = _match(ptext, table)
     rule = np.where(pd.notna(cat), "name", "none").astype(object)
     texts = [("name", ntext)]
@@ -176,7 +201,7 @@ def _classify(names, types, table: KeywordTable) -> dict:
         types = _series(types)
         if len(types) != len(names):
             raise ValueError(f"names ({len(names)}) and types ({len(types)}) differ in length")
-        ttext = _norm_text_series(types)
+        ttext = _norm_texts(types)
         tcat, tkw, tnorm = _match(ttext, table)
         use = pd.isna(cat) & pd.notna(tcat)
         cat[use], kw[use], knorm[use] = tcat[use], tkw[use], tnorm[use]
@@ -187,8 +212,10 @@ def _classify(names, types, table: KeywordTable) -> dict:
     cat[excl] = None
     kw[excl] = None
     rule[excl] = "excluded"
+    level = np.array([_last_word(t, table._level_pattern, table._level_map) for t in ntext],
+                     dtype=object)
     return {"index": names.index, "text": ptext, "category": cat, "matched_keyword": kw,
-            "rule": rule, "level": _levels(ntext, table), "excluded_by": ex_kw,
+            "rule": rule, "level": level, "excluded_by": ex_kw,
             "excluded_scope": ex_scope, "excluded_in": ex_src}
 
 
@@ -239,18 +266,14 @@ def top_unmatched(unmatched_frame: pd.DataFrame, name_col: str, n: int = 10, *,
     if name_col not in unmatched_frame.columns:
         raise KeyError(f"column {name_col!r} is not in the unmatched frame "
                        f"(columns: {', '.join(map(str, unmatched_frame.columns))})")
-    names = unmatched_frame[name_col]
+    names = _texts(unmatched_frame[name_col])
     if skip_excluded and "reason" in unmatched_frame.columns:
-        reason = unmatched_frame["reason"].astype("string").fillna("")
-        names = names[~reason.str.startswith(EXCLUDED_PREFIX).to_numpy()]
-    names = names.astype("string").str.strip()
-    names = names[names.notna() & names.ne("")]
-    if names.empty or n <= 0:
+        reasons = _texts(unmatched_frame["reason"])
+        names = [v for v, r in zip(names, reasons) if not r.startswith(EXCLUDED_PREFIX)]
+    counts = Counter(v for v in (v.strip() for v in names) if v)
+    if not counts or n <= 0:
         return []
-    counts = names.value_counts()
-    df = pd.DataFrame({"name": counts.index.astype(str), "count": counts.to_numpy()})
-    df = df.sort_values(["count", "name"], ascending=[False, True], kind="mergesort").head(n)
-    return [(str(a), int(b)) for a, b in zip(df["name"], df["count"])]
+    return sorted(counts.items(), key=lambda nc: (-nc[1], nc[0]))[:n]
 
 
 def classify_osm_tags(df: pd.DataFrame, table: KeywordTable | None = None, *,
@@ -348,8 +371,9 @@ def apply_categories(facilities_df: pd.DataFrame, name_col: str, type_col: str |
     if category_col is not None:
         label = category_col if column_label is None else column_label
         raw = facilities_df[category_col]
-        blank = _norm_label_series(raw).eq("").to_numpy()
-        mapped = table.category_of_label(raw).to_numpy(dtype=object)
+        norm = _norm_labels(raw)             # as table.category_of_label normalises them
+        blank = np.array([v == "" for v in norm], dtype=bool)
+        mapped = np.array([table._alias_map.get(v) for v in norm], dtype=object)
         known = pd.notna(mapped)
         cat[known] = mapped[known]
         kw[known] = None
