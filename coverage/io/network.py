@@ -43,14 +43,42 @@ def _tag_values(df, key) -> pd.Series:
                 t = json.loads(t) if isinstance(t, str) else t
                 if isinstance(t, dict) and key in t:
                     col.iloc[i] = t[key]
-    col = col.astype(object)
-    return col.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
-                   else str(v).strip().lower())
+    return _lower_strip(col.astype(object))
+
+
+def _one_value(v):
+    return None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip().lower()
+
+
+def _lower_strip(col: pd.Series) -> pd.Series:
+    """``col.map(_one_value)`` (None for None/NaN, else the text stripped and lower-cased), the text
+    worked out once per distinct value: a tag column holds a few values over many ways."""
+    arr = col.to_numpy(dtype=object)
+    miss = pd.isna(arr)
+    vals = arr[~miss]
+    if (not all(t is type(None) or issubclass(t, float) for t in set(map(type, arr[miss])))
+            or not set(map(type, vals)) <= {str}):
+        return col.map(_one_value)          # other kinds of value (numbers, pd.NA): one by one
+    out = np.full(len(arr), None, dtype=object)
+    if len(vals):
+        codes, uniques = pd.factorize(vals)
+        out[~miss] = np.array([u.strip().lower() for u in uniques], dtype=object)[codes]
+    return pd.Series(out, index=col.index).__finalize__(col, method="map")   # dtype inferred as map does
 
 
 def _any_value(vals: pd.Series, values) -> np.ndarray:
     """Whether a tag value, or one of its ';'-separated values, is in ``values``."""
-    vals = pd.Series(vals.to_numpy(dtype=object))  # positional index (osmnx edges carry u, v, key)
+    arr = vals.to_numpy(dtype=object)
+    miss = pd.isna(arr)
+    text = arr[~miss]
+    if set(map(type, text)) <= {str}:   # the usual case: each distinct value looked at once
+        out = np.zeros(len(arr), dtype=bool)
+        if len(text):
+            codes, uniques = pd.factorize(text)
+            hit = np.array([any(p.strip() in values for p in u.split(";")) for u in uniques], dtype=bool)
+            out[~miss] = hit[codes]
+        return out
+    vals = pd.Series(arr)  # positional index (osmnx edges carry u, v, key)
     ex = vals.dropna().str.split(";").explode().str.strip()
     hit = ex.isin(list(values)).groupby(level=0).any()
     return hit.reindex(vals.index, fill_value=False).to_numpy()
