@@ -5,6 +5,7 @@ classes can be excluded)."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -50,35 +51,35 @@ def _one_value(v):
     return None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip().lower()
 
 
-def _lower_strip(col: pd.Series) -> pd.Series:
-    """``col.map(_one_value)`` (None for None/NaN, else the text stripped and lower-cased), the text
-    worked out once per distinct value: a tag column holds a few values over many ways."""
-    arr = col.to_numpy(dtype=object)
+def _per_distinct(vals: pd.Series, fn, out: np.ndarray):
+    """``out`` with ``fn`` of each value where not missing, worked out once per distinct value (a tag
+    column holds a few values over many ways); None when a value is not text or None/NaN."""
+    arr = vals.to_numpy(dtype=object)
     miss = pd.isna(arr)
-    vals = arr[~miss]
-    if (not all(t is type(None) or issubclass(t, float) for t in set(map(type, arr[miss])))
-            or not set(map(type, vals)) <= {str}):
+    text = arr[~miss]
+    if set(map(type, text)) - {str} or set(map(type, arr[miss])) - {type(None), float, np.float64}:
+        return None
+    if len(text):
+        codes, uniques = pd.factorize(text)
+        out[~miss] = np.array([fn(u) for u in uniques], dtype=out.dtype)[codes]
+    return out
+
+
+def _lower_strip(col: pd.Series) -> pd.Series:
+    """``col.map(_one_value)``."""
+    out = _per_distinct(col, lambda u: u.strip().lower(), np.full(len(col), None, dtype=object))
+    if out is None:
         return col.map(_one_value)          # other kinds of value (numbers, pd.NA): one by one
-    out = np.full(len(arr), None, dtype=object)
-    if len(vals):
-        codes, uniques = pd.factorize(vals)
-        out[~miss] = np.array([u.strip().lower() for u in uniques], dtype=object)[codes]
     return pd.Series(out, index=col.index).__finalize__(col, method="map")   # dtype inferred as map does
 
 
 def _any_value(vals: pd.Series, values) -> np.ndarray:
     """Whether a tag value, or one of its ';'-separated values, is in ``values``."""
-    arr = vals.to_numpy(dtype=object)
-    miss = pd.isna(arr)
-    text = arr[~miss]
-    if set(map(type, text)) <= {str}:   # the usual case: each distinct value looked at once
-        out = np.zeros(len(arr), dtype=bool)
-        if len(text):
-            codes, uniques = pd.factorize(text)
-            hit = np.array([any(p.strip() in values for p in u.split(";")) for u in uniques], dtype=bool)
-            out[~miss] = hit[codes]
+    out = _per_distinct(vals, lambda u: any(p.strip() in values for p in u.split(";")),
+                        np.zeros(len(vals), dtype=bool))
+    if out is not None:
         return out
-    vals = pd.Series(arr)  # positional index (osmnx edges carry u, v, key)
+    vals = pd.Series(vals.to_numpy(dtype=object))  # positional index (osmnx edges carry u, v, key)
     ex = vals.dropna().str.split(";").explode().str.strip()
     hit = ex.isin(list(values)).groupby(level=0).any()
     return hit.reindex(vals.index, fill_value=False).to_numpy()
@@ -316,6 +317,29 @@ def _check_kind(source, path):
                               source, "give a network file") + ("; unzip the archive first" if kind == "zip" else ""))
 
 
+_PBF_READS: dict = {}   # pyrosm's reads of small extracts: (path, content, box) -> (nodes, edges)
+
+
+def _pbf_ways(path: Path, bbox):
+    """pyrosm's (nodes, edges) of every highway way with the filter's tags (walkable_mask then
+    selects, as for XML). An extract under 8 MB read again in the same process with the same box
+    (the tests read the sample many times) is parsed once: each caller gets copies of that read."""
+    from pyrosm import OSM
+    key = ((str(path), hashlib.sha256(path.read_bytes()).hexdigest(), None if bbox is None else tuple(bbox))
+           if path.stat().st_size <= 8_000_000 else None)
+    read = _PBF_READS.get(key)
+    if read is None:
+        osm = OSM(str(path), bounding_box=bbox) if bbox else OSM(str(path))
+        nodes, edges = osm.get_network(network_type="all", nodes=True,
+                                       extra_attributes=[t for t in WALK_FILTER_TAGS if t != "highway"])
+        read = (nodes, edges)
+        if key is not None:
+            if len(_PBF_READS) >= 4:
+                _PBF_READS.clear()
+            _PBF_READS[key] = read
+    return tuple(None if f is None else f.copy() for f in read)
+
+
 def load_network(source: str, path, *, crs, area_wgs84=None, roads_options=None,
                  config_file="study.yaml") -> WalkNetwork:
     """Read a walking network. ``source``: pbf | osm | graphml | roads | download."""
@@ -326,13 +350,9 @@ def load_network(source: str, path, *, crs, area_wgs84=None, roads_options=None,
     if source != "download":
         _check_kind(source, path)
     if source == "pbf":
-        from pyrosm import OSM
         bbox = list(area_wgs84.bounds) if area_wgs84 is not None else None
         try:
-            osm = OSM(str(path), bounding_box=bbox) if bbox else OSM(str(path))
-            # every highway way with the filter's tags; walkable_mask then selects, as for XML
-            nodes, edges = osm.get_network(network_type="all", nodes=True,
-                                           extra_attributes=[t for t in WALK_FILTER_TAGS if t != "highway"])
+            nodes, edges = _pbf_ways(path, bbox)
         except Exception as exc:
             raise InputError(f"cannot read the OSM extract ({type(exc).__name__}: {exc})", file=str(path),
                              field="network.path",
