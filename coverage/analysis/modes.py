@@ -96,13 +96,43 @@ def slope_effect_table(communities, facilities, demand, categories, thresholds, 
 def _long(by_comm, summary) -> pd.DataFrame:
     """One frame of the community rows and the summary rows: level, unit (community id, township,
     urban/rural, study area), name, township, type."""
-    c = by_comm.assign(level="community", unit=by_comm["community_id"])
-    s = summary.assign(name=None, township=None, type=None)
-    s.loc[s.level == "township", "township"] = s.loc[s.level == "township", "unit"]
-    s.loc[s.level == "urban_rural", "type"] = s.loc[s.level == "urban_rural", "unit"]
-    cols = ["level", "unit", "name", "township", "type", "category", "category_zh", "population_group",
-            "threshold_min", "threshold_m", "population", "covered_pop", "uncovered_pop", "coverage_rate"]
-    return pd.concat([s[cols], c[cols]], ignore_index=True)
+    n_s, n_c = len(summary), len(by_comm)
+    level, unit = np.asarray(summary["level"], dtype=object), np.asarray(summary["unit"], dtype=object)
+    none = np.full(n_s, None, dtype=object)
+    township, kind = none.copy(), none.copy()
+    township[level == "township"] = unit[level == "township"]
+    kind[level == "urban_rural"] = unit[level == "urban_rural"]
+    cols = {"level": _join([summary["level"].array, _scalar("community", n_c)]),
+            "unit": _join([summary["unit"].array, by_comm["community_id"].array]),
+            "name": _join([none, by_comm["name"].array]), "township": _join([township, by_comm["township"].array]),
+            "type": _join([kind, by_comm["type"].array])}
+    for c in ["category", "category_zh", "population_group", "threshold_min", "threshold_m", "population",
+              "covered_pop", "uncovered_pop", "coverage_rate"]:
+        cols[c] = _join([summary[c].array, by_comm[c].array])
+    return _frame(cols)
+
+
+def _scalar(value, n):
+    """A column of n times one value, of the dtype pandas gives a column set to that value."""
+    return pd.Series(value, index=pd.RangeIndex(n)).array
+
+
+def _frame(cols) -> pd.DataFrame:
+    """A frame of these columns as they are (an object column given to pd.DataFrame as an array
+    would be read as text)."""
+    return pd.DataFrame({c: pd.Series(v, dtype=object, copy=False) if pd.api.types.is_object_dtype(v.dtype) else v
+                         for c, v in cols.items()})
+
+
+def _join(parts):
+    """Columns joined end to end with the dtype ``pd.concat`` gives them (kept when they agree)."""
+    dtype = parts[0].dtype
+    if all(p.dtype == dtype for p in parts):
+        if isinstance(dtype, np.dtype):
+            return np.concatenate([np.asarray(p) for p in parts])
+        if isinstance(dtype, pd.StringDtype):
+            return pd.array(np.concatenate([np.asarray(p, dtype=object) for p in parts]), dtype=dtype)
+    return pd.concat([pd.Series(p, dtype=p.dtype) for p in parts], ignore_index=True).array
 
 
 def _ordered(df, categories) -> pd.DataFrame:
@@ -131,7 +161,8 @@ def travel_circle_table(communities, facilities, demand, circles, speed_m_per_mi
     beyond). ``coverage_rate_walk`` is the rate on foot at the same threshold, for comparison.
     ``labels``: the circle's name for the table (default its key)."""
     pop_col_for = pop_col_for or {}
-    parts = []
+    parts, tables = [], {}
+    comm_id = demand["community_id"].array
     for k, (tc, d_mode, d_walk) in enumerate(circles):
         comm = communities
         if tc.applies_to != "all":
@@ -140,27 +171,46 @@ def travel_circle_table(communities, facilities, demand, circles, speed_m_per_mi
         cat = tc.category
         pcol = {cat: pop_col_for[cat]} if cat in pop_col_for else {}
         thr = {cat: tc.threshold}
-        dm = demand.loc[keep].assign(**{f"dist_{cat}": np.asarray(d_mode, dtype=float)[keep]})
-        dw = demand.loc[keep].assign(**{f"dist_{cat}": np.asarray(d_walk, dtype=float)[keep]})
+        dists = np.asarray(d_mode, dtype=float)[keep], np.asarray(d_walk, dtype=float)[keep]
         if not len(comm):
             continue
-        a = _long(*coverage_tables(comm, facilities, dm, [cat], (), thr, speed_m_per_min, pcol))
-        b = _long(*coverage_tables(comm, facilities, dw, [cat], (), thr, speed_m_per_min, pcol))
-        t = a.merge(b[["level", "unit", "coverage_rate"]].rename(columns={"coverage_rate": "coverage_rate_walk"}),
-                    on=["level", "unit"], validate="one_to_one")
-        t["circle"] = tc.key
-        t["circle_name"] = (labels or {}).get(tc.key, tc.name or tc.key)
-        t["mode"] = tc.mode
-        t["applies_to"] = tc.applies_to
-        t["threshold_min"] = tc.threshold.value if tc.threshold.unit == "min" else np.nan
-        t["distance_m"] = tc.threshold.value if tc.threshold.unit == "m" else np.nan
-        t["category_zh"] = CATEGORY_LABELS_ZH.get(cat, cat)
-        t["_k"] = k
-        t = t.assign(_l=t["level"].map(LEVEL_ORDER), _u=t["unit"].astype(str))
-        parts.append(t.sort_values(["_l", "_u"], kind="stable"))
+        ab = []
+        for dist in dists:          # a table per distinct (communities, category, threshold, distances)
+            key = (tc.applies_to, cat, tc.threshold, dist.tobytes())
+            if key not in tables:
+                pc = pop_col_for.get(cat, "population")
+                dm = pd.DataFrame({"community_id": comm_id[keep], pc: demand[pc].to_numpy()[keep], f"dist_{cat}": dist})
+                tables[key] = _long(*coverage_tables(comm, facilities, dm, [cat], (), thr, speed_m_per_min, pcol))
+            ab.append(tables[key])
+        t = _with_walk_rate(*ab)
+        part = {c: t[c].array for c in t.columns}
+        name = (labels or {}).get(tc.key, tc.name or tc.key)
+        for c, v in (("circle", tc.key), ("circle_name", name), ("mode", tc.mode), ("applies_to", tc.applies_to),
+                     ("threshold_min", tc.threshold.value if tc.threshold.unit == "min" else np.nan),
+                     ("distance_m", tc.threshold.value if tc.threshold.unit == "m" else np.nan),
+                     ("category_zh", CATEGORY_LABELS_ZH.get(cat, cat)), ("_k", k)):
+            part[c] = _scalar(v, len(t))
+        parts.append(part)
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=float if c.startswith(("threshold", "distance", "population",
                                                                         "covered", "uncovered", "coverage"))
                                           else object) for c in TRAVEL_COLUMNS})
-    out = pd.concat(parts, ignore_index=True)
-    return out.sort_values(["_k", "_l", "_u"], kind="stable")[TRAVEL_COLUMNS].reset_index(drop=True)
+    cols = {c: _join([p[c] for p in parts]) for c in TRAVEL_COLUMNS + ["_k"]}
+    keys = pd.DataFrame({"_k": cols.pop("_k"), "_l": pd.Series(cols["level"]).map(LEVEL_ORDER),
+                         "_u": pd.Series(cols["unit"]).astype(str)})
+    ix = keys.sort_values(["_k", "_l", "_u"], kind="stable").index.to_numpy()
+    return _frame({c: v.take(ix) for c, v in cols.items()})
+
+
+def _with_walk_rate(a, b):
+    """The columns of a and b's coverage rate as ``coverage_rate_walk``, matched by (level, unit)
+    one to one: a merge, or a's rows as they are when both list the same units in the same order
+    (as two tables of the same communities do)."""
+    la, lb = a["level"].to_numpy(dtype=object), b["level"].to_numpy(dtype=object)
+    ua, ub = a["unit"].to_numpy(dtype=object), b["unit"].to_numpy(dtype=object)
+    if len(a) == len(b) and (la == lb).all() and (ua == ub).all() and pd.MultiIndex.from_arrays([la, ua]).is_unique:
+        cols = {c: a[c].array for c in a.columns}
+        cols["coverage_rate_walk"] = b["coverage_rate"].array
+        return _frame(cols)
+    return a.merge(b[["level", "unit", "coverage_rate"]].rename(columns={"coverage_rate": "coverage_rate_walk"}),
+                   on=["level", "unit"], validate="one_to_one")
