@@ -359,14 +359,11 @@ def apply_categories(facilities_df: pd.DataFrame, name_col: str, type_col: str |
     reason = np.where(pd.isna(cat), no_kw, None).astype(object)
     excl = pd.notna(r["excluded_by"])
     if excl.any():
-        scope = pd.Series(r["excluded_scope"][excl], dtype=object)
-        scope_txt = np.where(scope == _GLOBAL, "for every category",
-                             "of " + scope.astype(str)).astype(object)
-        reason[excl] = (EXCLUDED_PREFIX + "the " + pd.Series(r["excluded_in"][excl]).astype(str)
-                        + " contains '" + pd.Series(r["excluded_by"][excl]).astype(str)
-                        + "', an exclusion keyword " + scope_txt + " in " + table.source
-                        + "; not a plan facility (if it is one, fill the category column)"
-                        ).to_numpy(dtype=object)
+        reason[excl] = [f"{EXCLUDED_PREFIX}the {src} contains '{by}', an exclusion keyword "
+                        f"{'for every category' if scope == _GLOBAL else f'of {scope}'} in {table.source}"
+                        "; not a plan facility (if it is one, fill the category column)"
+                        for src, by, scope in zip(r["excluded_in"][excl], r["excluded_by"][excl],
+                                                  r["excluded_scope"][excl])]
 
     if category_col is not None:
         label = category_col if column_label is None else column_label

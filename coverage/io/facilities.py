@@ -173,7 +173,7 @@ def load_facilities(c, crs, area_with_buffer, area, data=None, *, source=None):
         detail = [f"{c.x}={clean_text(xt.iloc[i])!r}, {c.y}={clean_text(yt.iloc[i])!r}" for i in pos]
     excluded.append(excluded_frame("facilities", path, gdf.facility_id[bad_xy], REASON_XY, detail))
     dropped = {}
-    for cat, n in gdf.category[bad_xy].value_counts().items():
+    for cat, n in (gdf.category[bad_xy].value_counts().items() if bad_xy.any() else ()):
         dropped.setdefault(cat, {})[REASON_XY] = int(n)
     gdf = gdf[~bad_xy].to_crs(crs)
     inside_buf = shapely.contains_xy(area_with_buffer, shapely.get_x(gdf.geometry.values), shapely.get_y(gdf.geometry.values))
@@ -210,7 +210,7 @@ def load_facilities(c, crs, area_with_buffer, area, data=None, *, source=None):
                              fix=fix + "; facility ids outside: " + ", ".join(map(str, gdf.facility_id.values[:10]))
                                  + (" ..." if len(gdf) > 10 else ""))
     excluded.append(excluded_frame("facilities", path, gdf.facility_id[~inside_buf], REASON_OUTSIDE, hint))
-    for cat, n in gdf.category[~inside_buf].value_counts().items():
+    for cat, n in (gdf.category[~inside_buf].value_counts().items() if not inside_buf.all() else ()):
         dropped.setdefault(cat, {})[REASON_OUTSIDE] = int(n)
     report["dropped"] = dropped
     gdf = gdf[inside_buf]
