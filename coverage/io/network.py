@@ -6,6 +6,7 @@ classes can be excluded)."""
 from __future__ import annotations
 
 import hashlib
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -329,7 +330,9 @@ def _pbf_ways(path: Path, bbox):
            if path.stat().st_size <= 8_000_000 else None)
     read = _PBF_READS.get(key)
     if read is None:
-        osm = OSM(str(path), bounding_box=bbox) if bbox else OSM(str(path))
+        # no progress bar or 'Reading ... took' line of pyrosm's own: the run prints its steps
+        quiet = {"progress": False} if "progress" in inspect.signature(OSM).parameters else {}
+        osm = OSM(str(path), bounding_box=bbox, **quiet) if bbox else OSM(str(path), **quiet)
         nodes, edges = osm.get_network(network_type="all", nodes=True,
                                        extra_attributes=[t for t in WALK_FILTER_TAGS if t != "highway"])
         read = (nodes, edges)
