@@ -70,15 +70,16 @@ def sample_out(sample_cli) -> Path:
     return sample_cli["out"]
 
 
-#: The slowest modules of ``make test`` (CPU seconds each, measured 2026-12-02: the corpus ~49, the
-#: batch ~27, test_analysis ~23 with the sample's command-line run, modes_study ~18, make_county ~17,
-#: then 6-10 each), run first: with ``--dist loadfile`` a worker takes the next module when it has
-#: almost nothing left, so the longest first leaves only short modules for the end and the two
-#: workers end together. The other modules follow in alphabetical order.
-SLOW_MODULES = ("test_bad_inputs_corpus.py", "test_batch.py", "test_analysis.py", "test_modes_study.py",
-                "test_make_county.py", "test_outputs_parallel.py", "test_bad_inputs.py", "test_figures_report.py",
-                "test_api.py", "test_profiles_plans.py", "test_modes_slope.py", "test_indicators.py",
-                "test_html_injection_browser.py", "test_map_browser.py")
+#: The slowest modules of ``make test`` (seconds each on a worker, measured 2026-12-02 07:18 UTC: the
+#: corpus ~34, the batch ~18, test_analysis ~17 with the wait for the sample's command-line run,
+#: make_county ~16, the two browser modules ~11-13, then 11 down to 4), run first: with
+#: ``--dist loadfile`` a worker takes the next module when it has almost nothing left, so the longest
+#: first leaves only short modules for the end and the two workers end together. The other modules
+#: follow in alphabetical order.
+SLOW_MODULES = ("test_bad_inputs_corpus.py", "test_batch.py", "test_analysis.py", "test_make_county.py",
+                "test_html_injection_browser.py", "test_outputs_parallel.py", "test_map_browser.py",
+                "test_figures_report.py", "test_modes_study.py", "test_modes_slope.py", "test_bad_inputs.py",
+                "test_api.py", "test_roads.py", "test_siting.py")
 
 
 def pytest_collection_modifyitems(session, config, items):
