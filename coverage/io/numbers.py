@@ -48,14 +48,18 @@ def strip_text(v) -> str:
     return str(v).strip(" \t\r\n\u3000\u00a0")
 
 
+_NULL_WORDS = frozenset({"", "nan", "none", "null"})
+
+
 def blank_mask(series: pd.Series) -> np.ndarray:
-    """True where a cell is empty: missing, or only spaces."""
+    """True where a cell is empty: missing, only spaces, or a word for nothing (nan, none, null)."""
     s = pd.Series(series)
     out = s.isna().to_numpy().copy()
-    obj = ~out
-    if obj.any():
-        txt = s[obj].map(lambda v: clean_text(v) if isinstance(v, str) else "x")
-        out[np.flatnonzero(obj)] = (txt == "").to_numpy() | txt.str.lower().isin(["nan", "none", "null"]).to_numpy()
+    if s.dtype.kind in "biufcmM":          # numbers and dates: only a missing cell is empty
+        return out
+    at = np.flatnonzero(~out)
+    vals = s.to_numpy(dtype=object)[at]
+    out[at] = [isinstance(v, str) and clean_text(v).lower() in _NULL_WORDS for v in vals]
     return out
 
 
