@@ -541,11 +541,12 @@ def test_part_with_both_ends_joined_to_one_point_is_listed_as_zero_length():
 
 
 def test_pairs_left_to_geos_hold_every_split():
-    """_pairs_to_intersect may leave out only pairs of parts that are disjoint or meet at a
+    """pairs_to_intersect may leave out only pairs of parts that are disjoint or meet at a
     shared end of both: every pair whose intersection has a point elsewhere is kept (random
     lines with shared ends, T-junctions, crossings, collinear overlaps, polylines, loops)."""
     import shapely
-    from coverage.core.noding import _Parts, _pairs_to_intersect
+    from coverage.core.crossings import pairs_to_intersect
+    from coverage.core.noding import _Parts
     rng = np.random.default_rng(11)
     pts = rng.integers(0, 12, (40, 2)).astype(float) * 10.0            # shared grid points
     lines = []
@@ -561,7 +562,7 @@ def test_pairs_left_to_geos_hold_every_split():
     vid = np.repeat(np.arange(len(lines)), [len(x) for x in lines])
     p = _Parts(coords, vid, np.arange(len(lines)), np.zeros(len(lines), np.int64),
                np.zeros(len(lines), np.int64))
-    pi, pj = _pairs_to_intersect(p)
+    pi, pj = pairs_to_intersect(p)
     kept = set(zip(pi.tolist(), pj.tolist()))
     geoms = shapely.linestrings(coords, indices=vid)
     ends = [{tuple(x[0]), tuple(x[-1])} for x in lines]
