@@ -409,3 +409,33 @@ def test_snapping_without_edges_or_points():
     assert len(e) == len(s) == len(f) == 0
     e, s, f = snap_to_edges(net, np.array([50.0, np.nan]), np.array([10.0, 0.0]), 300)
     assert e.tolist() == [0, -1] and s[0] == 10.0 and f[0] == 0.5
+
+
+def test_a_pbf_read_again_is_the_same_and_its_copies_are_the_callers_own(tmp_path):
+    """A small extract read again in one process comes from the first read (io/network.py keeps
+    pyrosm's frames), but every caller gets its own copies, and a file whose bytes changed under the
+    same path is read again."""
+    import shutil
+
+    from coverage.io import network as netio
+    p = tmp_path / "sample.osm.pbf"
+    shutil.copy(DATA / "helsinki.osm.pbf", p)
+    crs = CRS.from_epsg(32635)
+    first = load_network("pbf", p, crs=crs)
+    nodes, edges = netio._pbf_ways(p, None)
+    edges["highway"] = "motorway"                  # a caller spoiling its copy
+    nodes["id"] = -1
+    again = load_network("pbf", p, crs=crs)
+    assert again.n_edges == first.n_edges > 1000 and again.n_nodes == first.n_nodes
+    assert np.array_equal(again.edge_length, first.edge_length)
+    assert shapely.equals_exact(again.edge_geometry, first.edge_geometry, 0).all()
+    # the same path with other bytes (the extract replaced by a two-node one): read again, not reused
+    import osmium
+    small = tmp_path / "small.osm.pbf"
+    with osmium.SimpleWriter(str(small)) as w:
+        w.add_node(osmium.osm.mutable.Node(id=1, location=(24.940, 60.170), version=1))
+        w.add_node(osmium.osm.mutable.Node(id=2, location=(24.940, 60.171), version=1))
+        w.add_way(osmium.osm.mutable.Way(id=10, nodes=[1, 2], tags={"highway": "footway"}, version=1))
+    shutil.copy(small, p)
+    replaced = load_network("pbf", p, crs=crs)
+    assert replaced.n_edges == 1 and replaced.edge_length[0] == pytest.approx(111.3, abs=0.5)
