@@ -140,13 +140,13 @@ def service_gaps(demand, communities, categories, thresholds, speed_m_per_min, *
     # one frame of every category's rows (a GeoDataFrame per category and a concat cost ~3 ms each)
     cols = {}
     for c in GAP_COLUMNS[:-1] + ["geometry"]:
-        parts = [o[c] for o in out]
+        per_cat = [o[c] for o in out]
         if c in ("community_id", "township"):
-            cols[c] = pd.array(np.concatenate([np.asarray(x, dtype=object) for x in parts]), dtype=parts[0].dtype)
+            cols[c] = pd.array(np.concatenate([np.asarray(x, dtype=object) for x in per_cat]), dtype=per_cat[0].dtype)
         elif c in ("category", "communities", "gap_id"):
-            cols[c] = pd.array(np.concatenate([np.asarray(x, dtype=object) for x in parts]), dtype="str")
+            cols[c] = pd.array(np.concatenate([np.asarray(x, dtype=object) for x in per_cat]), dtype="str")
         else:
-            cols[c] = np.concatenate(parts)
+            cols[c] = np.concatenate(per_cat)
     geo = gpd.GeoSeries(cols.pop("geometry"), crs=crs)
     cols["area_m2"] = geo.area.to_numpy()
     cols["geometry"] = geo.values
