@@ -227,6 +227,14 @@ def _thresholds(a: _Section, speed: float):
     return breaks, th
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _crs(sec: _Section, key, default=None, *, study=False):
     """A CRS setting, checked now: pyproj must know it (``study_area.crs`` must also be projected in
     metres; its scale over the area is checked once the communities are read)."""
@@ -237,6 +245,8 @@ def _crs(sec: _Section, key, default=None, *, study=False):
         v = f"EPSG:{v}"           # 4547 -> EPSG:4547
     from pyproj import CRS
     try:
+        if _is_number(v):
+            raise ValueError(v)   # a number that is not a whole code: PROJ would search its names for 0.5 s
         crs = CRS.from_user_input(v)
     except Exception:
         raise sec.err(key, f"unknown CRS {v!r}", "give an EPSG code such as EPSG:4547 (CGCS2000 3-degree Gauss-Kruger "
