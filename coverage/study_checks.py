@@ -123,8 +123,8 @@ class StudyChecks:
     # ------------------------------------------------------------------ checks (private helpers)
     def _lonlat_box(self, bounds) -> str:
         """A metric bounding box as '(lon0, lat0, lon1, lat1)' in degrees, for messages."""
-        from pyproj import Transformer
-        tr = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
+        from .core.crs import transformer
+        tr = transformer(self.crs, "EPSG:4326")
         x0, y0, x1, y1 = (float(v) for v in bounds)
         lon, lat = tr.transform([x0, x1, x0, x1], [y0, y0, y1, y1])
         return f"({min(lon):.4f}, {min(lat):.4f}, {max(lon):.4f}, {max(lat):.4f}) lon/lat"
@@ -276,12 +276,12 @@ class StudyChecks:
         return result
 
     def _coord_system_fit(self, fac, declared):
-        from pyproj import Transformer
+        from .core.crs import transformer
         from .io.coords import normalise_system, out_of_china, to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
         declared = normalise_system(declared)
         sample = fac if len(fac) <= 2000 else fac.sample(2000, random_state=0)
-        to_ll = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
-        to_m = Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
+        to_ll = transformer(self.crs, "EPSG:4326")
+        to_m = transformer("EPSG:4326", self.crs)
         lon, lat = to_ll.transform(shapely.get_x(sample.geometry.values), shapely.get_y(sample.geometry.values))
         lon, lat = np.asarray(lon), np.asarray(lat)
         if np.mean(out_of_china(lon, lat)) > 0.5:

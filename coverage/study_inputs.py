@@ -177,8 +177,8 @@ def _in_memory_fields(f, data):
 
 
 def _reproject_network(net: WalkNetwork, crs) -> WalkNetwork:
-    from pyproj import Transformer
-    tr = Transformer.from_crs(net.crs, crs, always_xy=True)
+    from .core.crs import transformer
+    tr = transformer(net.crs, crs)
     x, y = tr.transform(net.node_x, net.node_y)
     geom = shapely.transform(net.edge_geometry, lambda xy: np.c_[tr.transform(xy[:, 0], xy[:, 1])])
     return from_edge_arrays(net.node_id, x, y, net.node_id[net.edge_u], net.node_id[net.edge_v], geom,

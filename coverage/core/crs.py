@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pyproj import CRS, Proj
+from pyproj import CRS, Proj, Transformer
 
 from ..errors import InputError
 
@@ -20,6 +20,26 @@ MAX_SCALE_ERROR = 0.005
 #: CGCS2000 3-degree Gauss-Krüger "CM" CRSs (no zone prefix on the easting): EPSG:4534 is CM 75°E,
 #: each next code 3° further east, EPSG:4554 is CM 135°E
 GK3_CM_FIRST_EPSG, GK3_CM_FIRST_CM, GK3_CM_LAST_CM = 4534, 75, 135
+
+
+_TRANSFORMERS: dict = {}
+
+
+def transformer(a, b) -> Transformer:
+    """``Transformer.from_crs(a, b, always_xy=True)``, made once per pair of CRS definitions (WKT) in
+    a process (making one takes over a millisecond, a cached one's key ~0.15 ms). pyproj's
+    Transformer may be shared between threads (since pyproj 3.1 each thread gets its own PROJ object)."""
+    key = (_wkt(a), _wkt(b))
+    tr = _TRANSFORMERS.get(key)
+    if tr is None:
+        if len(_TRANSFORMERS) >= 64:
+            _TRANSFORMERS.clear()
+        tr = _TRANSFORMERS.setdefault(key, Transformer.from_crs(a, b, always_xy=True))
+    return tr
+
+
+def _wkt(c) -> str:
+    return CRS.from_user_input(c).to_wkt() if isinstance(c, int) else c if isinstance(c, str) else c.to_wkt()
 
 
 def utm_crs_for(lon: float, lat: float) -> CRS:

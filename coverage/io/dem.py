@@ -36,12 +36,12 @@ class DemWindow:
     def sample(self, x, y, crs) -> np.ndarray:
         """Elevation at points (``x``, ``y`` in ``crs``): bilinear between cell centres; nan where
         a needed cell is nodata or outside the DEM."""
-        from pyproj import Transformer
+        from ..core.crs import transformer
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
         if len(x) == 0:
             return np.zeros(0)
-        tr = Transformer.from_crs(crs, self.crs, always_xy=True)
+        tr = transformer(crs, self.crs)
         X, Y = tr.transform(x, y)
         inv = ~self.transform
         X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)
@@ -78,7 +78,9 @@ def read_dem(path, crs, bounds, *, key="network.dem", margin_m=100.0) -> DemWind
     margin. Stops with the file, the key and the fix when the file is not a raster, has no CRS,
     or does not overlap the network."""
     import rasterio
-    from pyproj import CRS, Transformer
+    from pyproj import CRS
+
+    from ..core.crs import transformer
     from rasterio.windows import from_bounds
     path = Path(path)
     if not path.exists():
@@ -97,7 +99,7 @@ def read_dem(path, crs, bounds, *, key="network.dem", margin_m=100.0) -> DemWind
         dcrs = CRS.from_user_input(src.crs)
         x0, y0, x1, y1 = (float(v) for v in bounds)
         x0, y0, x1, y1 = x0 - margin_m, y0 - margin_m, x1 + margin_m, y1 + margin_m
-        tr = Transformer.from_crs(crs, dcrs, always_xy=True)
+        tr = transformer(crs, dcrs)
         xs = np.r_[np.linspace(x0, x1, 11), np.full(11, x1), np.linspace(x1, x0, 11), np.full(11, x0)]
         ys = np.r_[np.full(11, y0), np.linspace(y0, y1, 11), np.full(11, y1), np.linspace(y1, y0, 11)]
         X, Y = tr.transform(xs, ys)

@@ -286,11 +286,11 @@ def _table_points(df, xs, ys, c, crs, area, path, notes):
 
 
 def _projected_fix(xs, ys, crs, area) -> str:
-    from pyproj import CRS, Transformer
+    from pyproj import CRS
 
-    from ..core.crs import gk3_cm_crs_for
+    from ..core.crs import gk3_cm_crs_for, transformer
     x = float(np.median(xs))
-    lon = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(*shapely.centroid(area).coords[0])[0]
+    lon = transformer(crs, "EPSG:4326").transform(*shapely.centroid(area).coords[0])[0]
     if 25_000_000 <= x < 46_000_000:
         zone = int(x // 1_000_000)
         code = 4488 + zone

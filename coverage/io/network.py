@@ -136,7 +136,7 @@ def _from_osm_file(path, crs) -> WalkNetwork:
     A way running out of a clipped extract (nodes missing from the file) keeps its parts whose
     nodes are present."""
     import osmium
-    from pyproj import Transformer
+    from ..core.crs import transformer
     ids, tags, refs, lons, lats, way_of = [], [], [], [], [], []
     try:
         fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
@@ -172,7 +172,7 @@ def _from_osm_file(path, crs) -> WalkNetwork:
     # consecutive node pairs of the same walkable way, both nodes present in the file
     pair = (way_of[1:] == way_of[:-1]) & walk[way_of[:-1]] & np.isfinite(lons[1:]) & np.isfinite(lons[:-1])
     a = np.flatnonzero(pair)
-    tr = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    tr = transformer("EPSG:4326", crs)
     x, y = tr.transform(lons, lats)
     geom = shapely.linestrings(np.stack([np.c_[x[a], y[a]], np.c_[x[a + 1], y[a + 1]]], axis=1))
     node_ids, first = np.unique(refs[np.r_[a, a + 1]], return_index=True)

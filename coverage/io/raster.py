@@ -12,9 +12,9 @@ import numpy as np
 import rasterio
 import rasterio.windows
 import shapely
-from pyproj import Transformer
 
 from ..errors import InputError
+from ..core.crs import transformer
 
 #: a cell value at or above this is not a count of people: an undeclared nodata value (float32 max)
 IMPLAUSIBLE_CELL = 1e30
@@ -25,26 +25,6 @@ class Cells(tuple):
     raster CRS, the sum over the window, negative and nodata cells)."""
 
     info: dict
-
-
-_TRANSFORMERS: dict = {}
-
-
-def _transformer(a, b) -> Transformer:
-    """``Transformer.from_crs(a, b, always_xy=True)``, made once per pair of CRS definitions (WKT) in
-    a process (making one takes over a millisecond, a cached one's key ~0.15 ms). pyproj's
-    Transformer may be shared between threads (since pyproj 3.1 each thread gets its own PROJ object)."""
-    key = (_wkt(a), _wkt(b))
-    tr = _TRANSFORMERS.get(key)
-    if tr is None:
-        if len(_TRANSFORMERS) >= 64:
-            _TRANSFORMERS.clear()
-        tr = _TRANSFORMERS.setdefault(key, Transformer.from_crs(a, b, always_xy=True))
-    return tr
-
-
-def _wkt(c) -> str:
-    return c if isinstance(c, str) else c.to_wkt()
 
 
 def _footprint(transform, width, height):
@@ -80,7 +60,7 @@ def raster_cells(path, area_metric, crs, *, key="population.path", window_area=N
         if t.a == 0 and t.b == 0 or t.e == 0 and t.d == 0 or abs(t.a * t.e - t.b * t.d) == 0:
             raise InputError("the raster has no georeferencing (its pixel size is 0)", file=str(path), field=key,
                              fix="georeference the GeoTIFF (it needs a geotransform and a CRS)")
-        to_r = _transformer(crs, src.crs)
+        to_r = transformer(crs, src.crs)
 
         def in_raster_crs(geom):
             return shapely.transform(shapely.segmentize(shapely.box(*geom.bounds), 100.0),
@@ -120,7 +100,7 @@ def raster_cells(path, area_metric, crs, *, key="population.path", window_area=N
     if src_crs == crs:
         boxes = _cell_boxes(t, r0, r1, c0, c1)
     else:
-        boxes = _cell_polygons_reprojected(t, r0, r1, c0, c1, _transformer(src_crs, crs))
+        boxes = _cell_polygons_reprojected(t, r0, r1, c0, c1, transformer(src_crs, crs))
     vals, nodata, neg = vals.ravel(), nodata.ravel(), neg.ravel()
     out = Cells((boxes, vals, nodata))
     out.info = {

@@ -85,7 +85,7 @@ def _layer_names(path, key):
 
 def lonlat_bounds(gdf, file, key="communities"):
     """(lon0, lat0, lon1, lat1) of a layer's valid geometries, for choosing and checking the CRS."""
-    from pyproj import Transformer
+    from ..core.crs import transformer
     g = gdf.geometry.values
     ok = ~(shapely.is_missing(g) | shapely.is_empty(g))
     if not ok.any():
@@ -96,7 +96,7 @@ def lonlat_bounds(gdf, file, key="communities"):
         raise InputError("the layer's coordinates are not finite numbers", file=str(file), field=f"{key}.path",
                          fix="check the layer in QGIS and export it again")
     box = shapely.segmentize(shapely.box(*b), max(b[2] - b[0], b[3] - b[1], 1e-9) / 8)
-    tr = Transformer.from_crs(gdf.crs, "EPSG:4326", always_xy=True)
+    tr = transformer(gdf.crs, "EPSG:4326")
     xy = shapely.get_coordinates(box)
     lon, lat = tr.transform(xy[:, 0], xy[:, 1])
     lon, lat = np.asarray(lon), np.asarray(lat)

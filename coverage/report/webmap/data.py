@@ -104,16 +104,10 @@ class MapData:
         return self.cached("demand_ll", lambda: self.lonlat(self.results.demand))
 
 
-_TRANSFORMERS = {}
-
-
 def _transformer(crs):
-    """pyproj Transformer to EPSG:4326 (made once per CRS: making one takes ~0.1 s)."""
-    from pyproj import CRS, Transformer
-    key = CRS.from_user_input(crs).to_wkt()
-    if key not in _TRANSFORMERS:
-        _TRANSFORMERS[key] = Transformer.from_crs(crs, 4326, always_xy=True)
-    return _TRANSFORMERS[key]
+    """pyproj Transformer to EPSG:4326 (made once per CRS, :func:`coverage.core.crs.transformer`)."""
+    from coverage.core.crs import transformer
+    return transformer(crs, "EPSG:4326")
 
 
 def display_tolerance(width_m: float, height_m: float) -> float:
