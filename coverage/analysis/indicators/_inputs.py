@@ -69,6 +69,7 @@ class Inputs:
         self.com = self.com.set_index("community_id", drop=False)
         self._facilities(facilities)
         self.catchments = catchments or {}
+        self._selected = {}      # facilities_of by selection
 
     def _communities(self, communities):
         _need(communities, ["community_id", "type"], "communities")
@@ -174,7 +175,15 @@ class Inputs:
         Returns (table, note T, status T or None). Level rules: ``township`` counts township-level
         facilities only (unknown level left out; not measurable when no candidate has a known
         level); ``community`` counts community level and unknown level (the name does not say),
-        never township centres; ``any`` counts all."""
+        never township centres; ``any`` counts all. Worked out once per selection (indicators of a
+        profile often count the same facilities); callers read the table, never change it."""
+        key = (tuple(ind.categories), tuple(ind.subtypes or ()), tuple(ind.exclude_subtypes or ()),
+               ind.facility_level)
+        if key not in self._selected:
+            self._selected[key] = self._select(ind)
+        return self._selected[key]
+
+    def _select(self, ind: Indicator):
         f = self.fac[self.fac["category"].isin(ind.categories)]
         notes = []
         if ind.subtypes:
