@@ -28,9 +28,7 @@ few hundred names of a study); each row's winner is the minimum of a sort key pr
 
 from __future__ import annotations
 
-import math
 import re
-import unicodedata
 from collections import Counter
 
 import numpy as np
@@ -47,8 +45,11 @@ from .keywords import (
     KeywordTable,
     SubtypeRules,
     _norm_label,
+    _norm_labels,
     _norm_text,
     _norm_text_series,
+    _norm_texts,
+    _texts,
     _series,
     default_table_path,
 )
@@ -72,33 +73,7 @@ __all__ = [
 
 # --- classification -------------------------------------------------------------------
 
-_WS = re.compile(r"\s+")
-_LABEL_SEP = re.compile(r"[\s_\-]+")
 _FAST: dict = {}
-
-
-def _texts(s: pd.Series) -> list:
-    """The values as ``s.astype("string").fillna("")`` writes them, as a list of str."""
-    out = []
-    for v in s.to_numpy(dtype=object):
-        if type(v) is str:
-            out.append(v)
-        elif v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
-            out.append("")
-        else:                                   # numbers, ...: converted by pandas
-            return s.astype("string").fillna("").tolist()
-    return out
-
-
-def _norm_texts(s: pd.Series) -> list:
-    """``_norm_text_series(s)`` as a list: NFKC, lower case, runs of spaces made one, stripped."""
-    nfkc = unicodedata.normalize
-    return [_WS.sub(" ", nfkc("NFKC", v).lower()).strip() if v else "" for v in _texts(s)]
-
-
-def _norm_labels(s: pd.Series) -> list:
-    """``_norm_label_series(s)`` as a list of str."""
-    return [_LABEL_SEP.sub("_", v).strip("_") for v in _norm_texts(s)]
 
 
 def _fast(table: KeywordTable):

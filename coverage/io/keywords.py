@@ -4,6 +4,7 @@ structure (categories, exclusions, levels, sub-types). Read with
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -36,13 +37,17 @@ def default_table_path() -> Path:
 
 # --- normalisation ----------------------------------------------------------------------
 
+_WS = re.compile(r"\s+")
+_LABEL_SEP = re.compile(r"[\s_\-]+")
+
+
 def _norm_text(s: str) -> str:
-    s = unicodedata.normalize("NFKC", s).lower()
-    return re.sub(r"\s+", " ", s).strip()
+    """NFKC, lower case, runs of spaces made one, stripped."""
+    return _WS.sub(" ", unicodedata.normalize("NFKC", s).lower()).strip()
 
 
 def _norm_label(s: str) -> str:
-    return re.sub(r"[\s_\-]+", "_", _norm_text(s)).strip("_")
+    return _LABEL_SEP.sub("_", _norm_text(s)).strip("_")
 
 
 def _series(values) -> pd.Series:
@@ -52,10 +57,32 @@ def _series(values) -> pd.Series:
                      dtype=object)
 
 
+def _texts(s: pd.Series) -> list:
+    """The values as ``s.astype("string").fillna("")`` writes them, as a list of str."""
+    out = []
+    for v in s.to_numpy(dtype=object):
+        if type(v) is str:
+            out.append(v)
+        elif v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+            out.append("")
+        else:                                   # numbers, ...: converted by pandas
+            return s.astype("string").fillna("").tolist()
+    return out
+
+
+def _norm_texts(s: pd.Series) -> list:
+    """:func:`_norm_text` of every value (missing: ""), as a list (a few hundred names: a list is
+    faster than pandas' ``.str`` methods, which call Python per value too)."""
+    return [_norm_text(v) if v else "" for v in _texts(s)]
+
+
+def _norm_labels(s: pd.Series) -> list:
+    """:func:`_norm_label` of every value (missing: ""), as a list."""
+    return [_norm_label(v) if v else "" for v in _texts(s)]
+
+
 def _norm_text_series(s: pd.Series) -> pd.Series:
-    s = s.astype("string").fillna("")
-    s = s.str.normalize("NFKC").str.lower()
-    return s.str.replace(r"\s+", " ", regex=True).str.strip()
+    return pd.Series(_norm_texts(s), index=s.index, dtype="string")
 
 
 #: A trailing branch qualifier of a POI name: 美宜佳(人民医院店), 罗森(地铁人民广场站店).
@@ -68,8 +95,7 @@ def _strip_branch(s: pd.Series) -> pd.Series:
 
 
 def _norm_label_series(s: pd.Series) -> pd.Series:
-    s = _norm_text_series(s)
-    return s.str.replace(r"[\s_\-]+", "_", regex=True).str.strip("_")
+    return pd.Series(_norm_labels(s), index=s.index, dtype="string")
 
 
 def _alternation(words) -> str:
