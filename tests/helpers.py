@@ -24,7 +24,8 @@ def demand_from_raster(communities, raster_path, crs=None, groups=None):
 
 @functools.lru_cache(maxsize=None)
 def _parsed_yaml(path: str, mtime_ns: int):
-    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    from coverage.config import _SafeLoader
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_SafeLoader)
 
 
 def read_yaml(path) -> dict:

@@ -96,7 +96,8 @@ class ModeSpec:
 @functools.lru_cache(maxsize=None)
 def _packaged() -> dict:
     text = resources.files("coverage").joinpath("resources/modes.yaml").read_text(encoding="utf-8")
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))   # libyaml's parser
+    from ..config import _SafeLoader     # libyaml's parser
+    return yaml.load(text, Loader=_SafeLoader)
 
 
 def mode_from_dict(name: str, raw: dict, base: ModeSpec | None = None) -> ModeSpec:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from ..config import _SafeLoader   # libyaml's parser: the packaged table parses ~10x faster
+
 from coverage.errors import InputError
 from coverage.labels import CATEGORIES, CATEGORY_LABELS_ZH
 
@@ -32,10 +34,6 @@ class _DuplicateKey(Exception):
     def __init__(self, key, line: int):
         super().__init__(key, line)
         self.key, self.line = key, line
-
-
-#: libyaml's parser (in the PyYAML wheels): the packaged table parses ~10x faster than in pure Python
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _UniqueKeyLoader(_SafeLoader):

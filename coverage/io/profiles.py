@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from ..config import _SafeLoader   # libyaml's parser, ~10x the pure-Python one
 from ..analysis.standards import DEFAULT_PROFILE, Profile, validate_profile
 from ..errors import InputError
 
@@ -52,8 +53,6 @@ def load_profile(name_or_path: str | Path = DEFAULT_PROFILE, options: dict | Non
     return validate_profile(_parsed(path), path, options, modes=modes)
 
 
-#: libyaml's parser (in the PyYAML wheels), ~10x the pure-Python one
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PARSED: dict = {}
 
 
